@@ -1,0 +1,38 @@
+"""Kring: a community platform for a social business.
+
+`create_app(config)` builds the application as a list of steps; nothing happens at import time.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config
+
+
+def create_app(config: type[Config] | None = None, **overrides) -> Flask:
+    """Build and return the Flask app. `overrides` win over the config class (tests)."""
+    config = config or Config
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
+    app.config.from_mapping(config.load())
+    app.config.update(overrides)
+    for key in ("INSTANCE_DIR", "UPLOAD_DIR", "MAIL_OUTBOX_DIR"):
+        app.config[key] = Path(app.config[key])
+    app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from app import setup
+
+    setup.init_extensions(app)
+    setup.init_database(app)
+    setup.init_login(app)
+    setup.init_security(app)
+    setup.register_blueprints(app)
+    setup.register_errors(app)
+    setup.register_template_helpers(app)
+    setup.register_cli(app)
+    setup.init_sockets(app)
+    return app

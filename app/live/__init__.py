@@ -1,0 +1,1 @@
+"""Socket.IO: authenticate, authorize rooms through app.services.access, call services."""

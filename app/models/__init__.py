@@ -1,0 +1,12 @@
+"""All tables. Importing this package registers every model with the metadata."""
+from app.models.communities import Community, JoinRequest, Membership, MemberRole, Topic, Visibility
+from app.models.invitations import Invitation, invitation_communities
+from app.models.jobs import Job, JobStatus, PeriodicRun
+from app.models.people import Department, ExpertiseTag, User, UserKind, user_expertise
+from app.models.settings import SiteSetting
+
+__all__ = [
+    "Community", "Department", "ExpertiseTag", "Invitation", "Job", "JobStatus", "JoinRequest",
+    "MemberRole", "Membership", "PeriodicRun", "SiteSetting", "Topic", "User", "UserKind",
+    "Visibility", "invitation_communities", "user_expertise",
+]

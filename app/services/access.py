@@ -1,0 +1,220 @@
+"""The ONE place that decides who may see and do what.
+
+Every door (pages, JSON, sockets, search, notifications, feeds, exports) asks this module.
+Two levels for communities:
+
+- *discover*: know the community exists (name, description, member count). Employees discover
+  every community, so they can ask to join a private one; externals discover only what they read.
+- *read*: see what is inside. Open: every active account. Internal: employees. Private: members.
+  Admins and the social team (global community managers) read everything.
+
+A community the viewer may not discover answers NotFound, so its existence does not leak.
+Managing (settings, topics, members, requests, invitations) needs a manager role; moderating
+needs a moderator or manager role (or staff). People: employees see everyone; externals see
+themselves and people they share a community with, and never another person's email address.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
+
+from app.errors import Forbidden, NotFound
+from app.extensions import db
+from app.models import Community, MemberRole, Membership, User, UserKind, Visibility
+
+
+def _active(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and user.is_active
+
+
+# --- communities --------------------------------------------------------------------------
+
+def membership_of(user, community: Community) -> Membership | None:
+    """The viewer's membership row in the community, or None."""
+    if not _active(user):
+        return None
+    return db.session.scalar(
+        select(Membership).where(Membership.community_id == community.id,
+                                 Membership.user_id == user.id))
+
+
+def can_read(user, community: Community, membership: Membership | None) -> bool:
+    if not _active(user):
+        return False
+    if user.is_staff:
+        return True
+    if community.visibility == Visibility.OPEN:
+        return True
+    if community.visibility == Visibility.INTERNAL:
+        return user.kind == UserKind.EMPLOYEE
+    return membership is not None  # private
+
+
+def can_discover(user, community: Community, membership: Membership | None) -> bool:
+    if can_read(user, community, membership):
+        return True
+    return _active(user) and user.kind == UserKind.EMPLOYEE
+
+
+def may_be_member(user: User, community: Community) -> bool:
+    """Whether this person may hold a membership at all (externals never in internal ones)."""
+    return not (community.visibility == Visibility.INTERNAL and user.kind != UserKind.EMPLOYEE)
+
+
+def readable_clause(user) -> ColumnElement[bool]:
+    """A WHERE clause on Community: the communities this viewer may read."""
+    if not _active(user):
+        return false()
+    if user.is_staff:
+        return true()
+    is_member = exists().where(Membership.community_id == Community.id, Membership.user_id == user.id)
+    if user.kind == UserKind.EMPLOYEE:
+        return or_(Community.visibility.in_([Visibility.OPEN, Visibility.INTERNAL]), is_member)
+    return or_(Community.visibility == Visibility.OPEN,
+               and_(Community.visibility == Visibility.PRIVATE, is_member))
+
+
+def discoverable_clause(user) -> ColumnElement[bool]:
+    """A WHERE clause on Community: the communities this viewer may know about."""
+    if _active(user) and user.kind == UserKind.EMPLOYEE:
+        return true()
+    return readable_clause(user)
+
+
+def readable_community_ids(user) -> set[int]:
+    """Ids of every community the viewer may read (for search filters, feeds, sockets)."""
+    return set(db.session.scalars(select(Community.id).where(readable_clause(user))))
+
+
+@dataclass(frozen=True)
+class CommunityAccess:
+    """A community together with what the viewer may do in it."""
+
+    community: Community
+    membership: Membership | None
+    can_read: bool
+    can_manage: bool
+    can_moderate: bool
+
+    @property
+    def is_member(self) -> bool:
+        return self.membership is not None
+
+    @property
+    def role(self) -> MemberRole | None:
+        return self.membership.role if self.membership else None
+
+
+def access_to(user, community: Community, membership: Membership | None = None,
+              *, membership_known: bool = False) -> CommunityAccess:
+    """Compute what `user` may do in `community` (loads the membership unless given)."""
+    if not membership_known and membership is None:
+        membership = membership_of(user, community)
+    readable = can_read(user, community, membership)
+    manage = readable and _active(user) and (
+        user.is_staff or (membership is not None and membership.role == MemberRole.MANAGER))
+    moderate = manage or (readable and membership is not None
+                          and membership.role == MemberRole.MODERATOR)
+    return CommunityAccess(community, membership, readable, manage, moderate)
+
+
+def community_for(user, slug: str, action: str = "read") -> CommunityAccess:
+    """Fetch a community by slug and authorize `action` for the viewer.
+
+    action: "discover" (landing page), "read" (contents), "moderate", "manage".
+    Raises NotFound when the viewer may not know the community exists, and also when it may
+    know it exists but not read it and asked for more than "discover" (nothing inside leaks);
+    Forbidden when it may read it but lacks the role.
+    """
+    community = db.session.scalar(select(Community).where(Community.slug == slug))
+    if community is None:
+        raise NotFound("No such community.")
+    acc = access_to(user, community)
+    if not can_discover(user, community, acc.membership):
+        raise NotFound("No such community.")
+    if action == "discover":
+        return acc
+    if not acc.can_read:
+        raise NotFound("No such community.")
+    if action == "read":
+        return acc
+    if action == "moderate" and not acc.can_moderate:
+        raise Forbidden("Only the community's moderators and managers can do this.")
+    if action == "manage" and not acc.can_manage:
+        raise Forbidden("Only the community's managers can do this.")
+    if action not in {"moderate", "manage"}:
+        raise ValueError(f"unknown action {action!r}")
+    return acc
+
+
+def community_by_id_for(user, community_id: int, action: str = "read") -> CommunityAccess:
+    """Like community_for, by id (sockets, search, jobs)."""
+    slug = db.session.scalar(select(Community.slug).where(Community.id == community_id))
+    if slug is None:
+        raise NotFound("No such community.")
+    return community_for(user, slug, action)
+
+
+# --- people -------------------------------------------------------------------------------
+
+def people_clause(viewer) -> ColumnElement[bool]:
+    """A WHERE clause on User: the people this viewer may see in the directory and profiles."""
+    if not _active(viewer):
+        return false()
+    if viewer.kind == UserKind.EMPLOYEE or viewer.is_staff:
+        return true()
+    mine = aliased(Membership)
+    theirs = aliased(Membership)
+    shared = exists().where(mine.user_id == viewer.id, theirs.community_id == mine.community_id,
+                            theirs.user_id == User.id)
+    return or_(User.id == viewer.id, shared)
+
+
+def can_see_person(viewer, person: User) -> bool:
+    if not _active(viewer):
+        return False
+    if viewer.id == person.id:
+        return True
+    return bool(db.session.scalar(select(exists().where(User.id == person.id, people_clause(viewer)))))
+
+
+def person_for(viewer, handle: str) -> User:
+    """Fetch a person by handle; NotFound if absent or not visible to the viewer."""
+    person = db.session.scalar(select(User).where(User.handle == handle))
+    if person is None or not can_see_person(viewer, person):
+        raise NotFound("No such person.")
+    return person
+
+
+def can_see_email(viewer, person: User) -> bool:
+    """Email addresses are shown to employees and to the person themselves, never to externals."""
+    return _active(viewer) and (viewer.id == person.id or viewer.kind == UserKind.EMPLOYEE)
+
+
+# --- global roles -------------------------------------------------------------------------
+
+def require_admin(user) -> None:
+    if not (_active(user) and user.is_admin):
+        raise Forbidden("Only administrators can do this.")
+
+
+def require_staff(user) -> None:
+    """Admins and the social team (global community managers)."""
+    if not (_active(user) and user.is_staff):
+        raise Forbidden("Only administrators and the social team can do this.")
+
+
+def can_create_community(user) -> bool:
+    return _active(user) and user.is_staff
+
+
+def can_invite_externals(user) -> bool:
+    """Staff, or an employee who manages at least one community."""
+    if not _active(user):
+        return False
+    if user.is_staff:
+        return True
+    return user.kind == UserKind.EMPLOYEE and bool(db.session.scalar(select(exists().where(
+        Membership.user_id == user.id, Membership.role == MemberRole.MANAGER))))

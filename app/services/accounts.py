@@ -1,0 +1,369 @@
+"""Accounts: sign-up, email verification, sign-in, passwords, suspension and global roles.
+
+Tokens for email verification and password reset are signed (itsdangerous) and expire. The
+reset token carries a fingerprint of the current password hash, so it works once: after the
+reset the fingerprint no longer matches. Every password change, suspension and "sign out
+everywhere" bumps `session_version`, which ends all sessions and remember cookies.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app import clock
+from app.errors import DomainError, Gone, NotFound, ValidationError
+from app.extensions import db
+from app.models import Department, User, UserKind
+from app.services import access, mail, settings
+
+MIN_PASSWORD = 10
+COMMON_PASSWORDS = {
+    "password", "password1", "password12", "password123", "passw0rd", "qwertyuiop", "1234567890",
+    "12345678910", "abcdefghij", "letmein123", "welcome123", "iloveyou12", "administrator",
+    "qwerty1234", "changeme123", "kring12345",
+}
+_DUMMY_HASH = generate_password_hash("timing-equaliser")
+
+
+class EmailNotVerified(DomainError):
+    """Sign-in with an address that was never confirmed."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__("Confirm your email address first: we sent you a link.")
+        self.user = user
+
+
+# --- validation ---------------------------------------------------------------------------
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def normalize_email(email: str, field: str = "email") -> str:
+    """Return the address lower-cased and checked; ValidationError({field: ...}) if not valid."""
+    email = (email or "").strip()
+    if not email:
+        raise ValidationError({field: "Enter your email address."})
+    try:
+        info = validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValidationError({field: "This is not a valid email address."}) from None
+    return info.normalized.lower()
+
+
+def check_password_strength(password: str, *, email: str = "", name: str = "") -> None:
+    """Raise ValidationError({"password": ...}) for a weak password."""
+    if not password or len(password) < MIN_PASSWORD:
+        raise ValidationError({"password": f"Use at least {MIN_PASSWORD} characters."})
+    if len(password) > 200:
+        raise ValidationError({"password": "Use at most 200 characters."})
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
+        raise ValidationError({"password": "This password is too easy to guess."})
+    local = email.split("@")[0].lower()
+    if (local and len(local) >= 4 and local in lowered) or (name and name.lower() == lowered):
+        raise ValidationError({"password": "Do not use your name or email address in your password."})
+
+
+def clean_display_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"display_name": "Enter your name."})
+    if len(name) > 80:
+        raise ValidationError({"display_name": "Use at most 80 characters."})
+    return name
+
+
+def employee_domain(email: str) -> bool:
+    domain = email.rsplit("@", 1)[-1].lower()
+    return domain in current_app.config["KRING_EMPLOYEE_DOMAINS"]
+
+
+def _unique_handle(display_name: str) -> str:
+    base = unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", ".", base).strip(".")[:30] or "member"
+    taken = set(db.session.scalars(select(User.handle).where(
+        (User.handle == base) | User.handle.like(f"{base}.%"))))
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}.{n}" in taken:
+        n += 1
+    return f"{base}.{n}"
+
+
+# --- creating accounts --------------------------------------------------------------------
+
+def create_user(email: str, password: str, display_name: str, kind: UserKind | str, *,
+                verified: bool = True, department: Department | None = None,
+                job_title: str | None = None, organisation: str | None = None,
+                is_admin: bool = False, is_global_manager: bool = False,
+                commit: bool = True) -> User:
+    """Create an account (no domain rules: used by invitations, the CLI and demo data).
+
+    Raises ValidationError for a bad or taken email, weak password or empty name.
+    """
+    email = normalize_email(email)
+    display_name = clean_display_name(display_name)
+    check_password_strength(password, email=email, name=display_name)
+    kind = UserKind(kind)
+    if db.session.scalar(select(User.id).where(func.lower(User.email) == email)):
+        raise ValidationError({"email": "An account with this email address already exists."})
+    if is_global_manager and kind != UserKind.EMPLOYEE:
+        raise ValidationError({"kind": "Only employees can be on the social team."})
+    user = User(
+        email=email, password_hash=_hash(password), display_name=display_name,
+        handle=_unique_handle(display_name), kind=kind,
+        email_verified_at=clock.utcnow() if verified else None,
+        department=department if kind == UserKind.EMPLOYEE else None, job_title=job_title,
+        organisation=organisation if kind != UserKind.EMPLOYEE else None,
+        is_admin=is_admin, is_global_manager=is_global_manager, session_version=1,
+    )
+    db.session.add(user)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return user
+
+
+def register(email: str, password: str, display_name: str) -> User:
+    """Self sign-up. Employees need an address on a company domain; customers may sign up
+    only when an admin turned open sign-up on. The account must confirm its email before it
+    can sign in (a verification mail is sent). Raises ValidationError."""
+    email = normalize_email(email)
+    if employee_domain(email):
+        kind = UserKind.EMPLOYEE
+    elif settings.get("open_signup"):
+        kind = UserKind.CUSTOMER
+    else:
+        domains = ", ".join("@" + d for d in current_app.config["KRING_EMPLOYEE_DOMAINS"])
+        raise ValidationError({"email": (
+            f"Employees sign up with their company address ({domains}). Customers and partners "
+            "join through an invitation from a community manager.")})
+    user = create_user(email, password, display_name, kind, verified=False, commit=False)
+    _send_verification(user)
+    db.session.commit()
+    return user
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def _external_url(endpoint: str, **values) -> str:
+    base = current_app.config["KRING_BASE_URL"].rstrip("/")
+    from flask import has_request_context
+
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=base):
+        return url_for(endpoint, _external=True, **values)
+
+
+def verification_token(user: User) -> str:
+    return _serializer("verify-email").dumps({"uid": user.id, "email": user.email})
+
+
+def _send_verification(user: User) -> None:
+    link = _external_url("auth.verify_email", token=verification_token(user))
+    mail.send(user.email, "Confirm your email address",
+              f"Hello {user.display_name},\n\nConfirm your address to start using "
+              f"{current_app.config['KRING_SITE_NAME']}:\n\n{link}\n\n"
+              "The link works for three days. If you did not sign up, ignore this message.\n")
+
+
+def resend_verification(user: User) -> None:
+    if user.email_verified_at is None:
+        _send_verification(user)
+        db.session.commit()
+
+
+def verify_email(token: str) -> User:
+    """Confirm the address in `token`. Raises Gone for an expired or broken link."""
+    try:
+        data = _serializer("verify-email").loads(token, max_age=current_app.config["EMAIL_VERIFY_SECONDS"])
+    except SignatureExpired:
+        raise Gone("This confirmation link has expired. Sign in to get a new one.") from None
+    except BadSignature:
+        raise Gone("This confirmation link is not valid.") from None
+    user = db.session.get(User, data.get("uid"))
+    if user is None or user.email != data.get("email"):
+        raise Gone("This confirmation link is not valid.")
+    if user.email_verified_at is None:
+        user.email_verified_at = clock.utcnow()
+        db.session.commit()
+    return user
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+def authenticate(email: str, password: str) -> User:
+    """Return the user for these credentials. Raises ValidationError (wrong credentials or
+    suspended) or EmailNotVerified. Takes the same time whether or not the email exists."""
+    try:
+        email = normalize_email(email)
+    except ValidationError:
+        raise ValidationError({"_": "Wrong email address or password."}) from None
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        raise ValidationError({"_": "Wrong email address or password."})
+    if not check_password_hash(user.password_hash, password or ""):
+        raise ValidationError({"_": "Wrong email address or password."})
+    if user.is_suspended:
+        until = "" if user.suspended_until.year >= 9000 else f" until {user.suspended_until:%d %b %Y %H:%M} UTC"
+        raise ValidationError({"_": f"This account is suspended{until}."})
+    if user.email_verified_at is None:
+        raise EmailNotVerified(user)
+    return user
+
+
+def record_sign_in(user: User) -> None:
+    user.last_login_at = clock.utcnow()
+    db.session.commit()
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every session and remember cookie of this person."""
+    user.session_version += 1
+    db.session.commit()
+
+
+# --- passwords ----------------------------------------------------------------------------
+
+def _fingerprint(user: User) -> str:
+    return user.password_hash[-16:]
+
+
+def reset_token(user: User) -> str:
+    return _serializer("reset-password").dumps({"uid": user.id, "fp": _fingerprint(user)})
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link if an account has this address; says nothing either way."""
+    try:
+        email = normalize_email(email)
+    except ValidationError:
+        return
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        return
+    link = _external_url("auth.reset_password", token=reset_token(user))
+    minutes = current_app.config["PASSWORD_RESET_SECONDS"] // 60
+    mail.send(user.email, "Reset your password",
+              f"Hello {user.display_name},\n\nSomeone asked to reset the password of your account. "
+              f"Choose a new one here:\n\n{link}\n\nThe link works once, for {minutes} minutes. "
+              "If it was not you, ignore this message: your password stays as it is.\n")
+    db.session.commit()
+
+
+def user_for_reset_token(token: str) -> User:
+    """The account a reset link belongs to. Raises Gone if expired, used or broken."""
+    try:
+        data = _serializer("reset-password").loads(
+            token, max_age=current_app.config["PASSWORD_RESET_SECONDS"])
+    except SignatureExpired:
+        raise Gone("This reset link has expired. Ask for a new one.") from None
+    except BadSignature:
+        raise Gone("This reset link is not valid. Ask for a new one.") from None
+    user = db.session.get(User, data.get("uid"))
+    if user is None or data.get("fp") != _fingerprint(user):
+        raise Gone("This reset link was already used. Ask for a new one.")
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Set a new password from a reset link; ends all other sessions. Raises Gone, ValidationError."""
+    user = user_for_reset_token(token)
+    _set_password(user, new_password)
+    if user.email_verified_at is None:  # the link proved they read this mailbox
+        user.email_verified_at = clock.utcnow()
+    db.session.commit()
+    return user
+
+
+def change_password(user: User, current: str, new_password: str) -> None:
+    """Change the password after checking the current one; ends every other session."""
+    if not check_password_hash(user.password_hash, current or ""):
+        raise ValidationError({"current_password": "This is not your current password."})
+    _set_password(user, new_password)
+    db.session.commit()
+
+
+def _set_password(user: User, new_password: str) -> None:
+    check_password_strength(new_password, email=user.email, name=user.display_name)
+    user.password_hash = _hash(new_password)
+    user.session_version += 1
+
+
+# --- administration -----------------------------------------------------------------------
+
+def suspend(actor: User, user: User, until: datetime | None, reason: str) -> None:
+    """Suspend `user` until a moment (None: indefinitely). Admins only; ends their sessions."""
+    access.require_admin(actor)
+    if actor.id == user.id:
+        raise ValidationError({"_": "You cannot suspend yourself."})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason: the person will see it."})
+    if until is not None and until <= clock.utcnow():
+        raise ValidationError({"until": "Choose a moment in the future."})
+    user.suspended_until = until or datetime(9999, 12, 31)
+    user.suspension_reason = reason[:500]
+    user.session_version += 1
+    db.session.commit()
+    from app import events
+
+    events.user_sessions_ended(user.id)
+
+
+def unsuspend(actor: User, user: User) -> None:
+    access.require_admin(actor)
+    user.suspended_until = None
+    user.suspension_reason = None
+    db.session.commit()
+
+
+def set_global_roles(actor: User, user: User, *, is_admin: bool, is_global_manager: bool,
+                     is_management: bool) -> None:
+    """Grant or remove the global roles. Admins only; an admin cannot drop their own admin role."""
+    access.require_admin(actor)
+    if actor.id == user.id and not is_admin:
+        raise ValidationError({"is_admin": "You cannot remove your own administrator role."})
+    if is_global_manager and user.kind != UserKind.EMPLOYEE:
+        raise ValidationError({"is_global_manager": "Only employees can be on the social team."})
+    user.is_admin, user.is_global_manager, user.is_management = is_admin, is_global_manager, is_management
+    db.session.commit()
+
+
+def create_admin(email: str, password: str | None = None, display_name: str | None = None) -> tuple[User, str | None]:
+    """Make the account with this email an admin, creating an employee account if needed.
+
+    Returns (user, generated_password or None). Used by `flask create-admin`."""
+    email = normalize_email(email)
+    user = db.session.scalar(select(User).where(User.email == email))
+    generated = None
+    if user is None:
+        if password is None:
+            password = generated = secrets.token_urlsafe(12)
+        user = create_user(email, password, display_name or email.split("@")[0].title(),
+                           UserKind.EMPLOYEE, verified=True, is_admin=True, commit=False)
+    user.is_admin = True
+    db.session.commit()
+    return user, generated
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such person.")
+    return user

@@ -1,0 +1,251 @@
+"""Background work: jobs kept in the `jobs` table, retried with backoff, then parked.
+
+- `enqueue(name, payload)` adds a job to the caller's transaction: it runs only if that
+  transaction commits, and it survives a restart.
+- `@handler("name")` registers the function that runs a job (it gets the payload dict and runs
+  inside its own transaction, which the runner commits).
+- `@periodic("name", every=timedelta)` registers a task that `tick()` enqueues when due.
+- `run_due()` claims and runs due jobs (the embedded thread, `flask worker`); claiming is an
+  UPDATE guarded by the status, so several workers never run the same job.
+- A job that raises is retried after 2**attempts * 5 s, up to its max attempts, then parked as
+  FAILED with its error for admins (`/admin/jobs`, `flask jobs list`) to see and retry.
+
+In the embedded default `start_worker_thread(app)` runs tick + run_due in one daemon thread of
+the server; later features plug in as handlers and periodic tasks, never as threads of their own.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy import select, update
+
+from app import clock
+from app.extensions import db
+from app.models import Job, JobStatus, PeriodicRun
+
+log = logging.getLogger(__name__)
+
+_handlers: dict[str, Callable[[dict], None]] = {}
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    every: timedelta
+    job: str
+
+
+_periodic: dict[str, Periodic] = {}
+
+STALE_AFTER = timedelta(minutes=10)
+
+
+def handler(name: str) -> Callable:
+    """Register `fn(payload)` as the runner of jobs called `name`."""
+
+    def register(fn: Callable[[dict], None]) -> Callable[[dict], None]:
+        _handlers[name] = fn
+        return fn
+
+    return register
+
+
+def periodic(name: str, every: timedelta) -> Callable:
+    """Register `fn(payload)` as a job that tick() enqueues every `every`."""
+
+    def register(fn: Callable[[dict], None]) -> Callable[[dict], None]:
+        handler(name)(fn)
+        _periodic[name] = Periodic(name, every, name)
+        return fn
+
+    return register
+
+
+def registered_handlers() -> list[str]:
+    return sorted(_handlers)
+
+
+def enqueue(name: str, payload: dict | None = None, *, delay: timedelta | None = None,
+            max_attempts: int | None = None) -> Job:
+    """Add a job to the current transaction (the caller commits). Returns the Job row."""
+    if name not in _handlers:
+        raise ValueError(f"no handler registered for job {name!r}")
+    from flask import current_app
+
+    job = Job(name=name, payload=payload or {}, status=JobStatus.QUEUED,
+              run_at=clock.utcnow() + (delay or timedelta()),
+              max_attempts=max_attempts or current_app.config["JOB_MAX_ATTEMPTS"])
+    db.session.add(job)
+    return job
+
+
+def tick() -> list[str]:
+    """Enqueue every periodic task that is due, and requeue jobs stuck in RUNNING.
+
+    Safe to call from several processes at once: the PeriodicRun row is updated with a guard
+    on its previous value, so only one caller enqueues a given run. Returns the names enqueued.
+    """
+    now = clock.utcnow()
+    enqueued = []
+    for task in _periodic.values():
+        row = db.session.get(PeriodicRun, task.name)
+        if row is None:
+            db.session.add(PeriodicRun(name=task.name, last_run_at=now))
+            try:
+                db.session.flush()
+            except Exception:  # another process inserted it first
+                db.session.rollback()
+                continue
+        elif row.last_run_at + task.every > now:
+            continue
+        else:
+            claimed = db.session.execute(
+                update(PeriodicRun)
+                .where(PeriodicRun.name == task.name, PeriodicRun.last_run_at == row.last_run_at)
+                .values(last_run_at=now)).rowcount
+            if not claimed:
+                continue
+        enqueue(task.job, {})
+        enqueued.append(task.name)
+    db.session.execute(
+        update(Job)
+        .where(Job.status == JobStatus.RUNNING, Job.locked_at < now - STALE_AFTER)
+        .values(status=JobStatus.QUEUED, locked_at=None, locked_by=None))
+    db.session.commit()
+    return enqueued
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _claim(limit: int) -> list[int]:
+    now = clock.utcnow()
+    candidates = db.session.scalars(
+        select(Job.id).where(Job.status == JobStatus.QUEUED, Job.run_at <= now)
+        .order_by(Job.run_at, Job.id).limit(limit)).all()
+    claimed = []
+    me = _worker_id()
+    for job_id in candidates:
+        won = db.session.execute(
+            update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+            .values(status=JobStatus.RUNNING, locked_at=now, locked_by=me,
+                    attempts=Job.attempts + 1)).rowcount
+        if won:
+            claimed.append(job_id)
+    db.session.commit()
+    return claimed
+
+
+def _run_one(job_id: int) -> bool:
+    job = db.session.get(Job, job_id)
+    fn = _handlers.get(job.name)
+    name, payload, attempts, max_attempts = job.name, dict(job.payload or {}), job.attempts, job.max_attempts
+    try:
+        if fn is None:
+            raise LookupError(f"no handler registered for job {name!r}")
+        fn(payload)
+        db.session.commit()
+    except Exception as exc:  # noqa: BLE001 - a job may fail in any way; we park it, never crash
+        db.session.rollback()
+        log.warning("job %s #%s failed (attempt %s/%s): %s", name, job_id, attempts, max_attempts, exc)
+        job = db.session.get(Job, job_id)
+        job.last_error = "".join(traceback.format_exception(exc))[-4000:]
+        job.locked_at = job.locked_by = None
+        if attempts >= max_attempts:
+            job.status = JobStatus.FAILED
+            job.finished_at = clock.utcnow()
+        else:
+            job.status = JobStatus.QUEUED
+            job.run_at = clock.utcnow() + timedelta(seconds=5 * 2 ** attempts)
+        db.session.commit()
+        return False
+    job = db.session.get(Job, job_id)
+    job.status = JobStatus.DONE
+    job.finished_at = clock.utcnow()
+    job.locked_at = job.locked_by = None
+    job.last_error = None
+    db.session.commit()
+    return True
+
+
+def run_due(limit: int = 50) -> int:
+    """Claim and run up to `limit` due jobs. Returns how many ran (successfully or not)."""
+    ran = 0
+    for job_id in _claim(limit):
+        _run_one(job_id)
+        ran += 1
+    return ran
+
+
+def drain(max_rounds: int = 20) -> int:
+    """Run due jobs until none is left (tests, CLI). Returns the number run."""
+    total = 0
+    for _ in range(max_rounds):
+        ran = run_due()
+        total += ran
+        if not ran:
+            break
+    return total
+
+
+def retry(job_id: int) -> Job:
+    """Put a parked (FAILED) job back in the queue, now, with a fresh set of attempts."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        from app.errors import NotFound
+        raise NotFound("No such job.")
+    job.status = JobStatus.QUEUED
+    job.attempts = 0
+    job.run_at = clock.utcnow()
+    job.finished_at = None
+    db.session.commit()
+    return job
+
+
+def purge_done(older_than: timedelta = timedelta(days=7)) -> int:
+    """Delete finished jobs older than `older_than` (in the caller's transaction); parked
+    failures are kept. Returns how many were deleted."""
+    from sqlalchemy import delete
+
+    return db.session.execute(delete(Job).where(
+        Job.status == JobStatus.DONE, Job.finished_at < clock.utcnow() - older_than)).rowcount
+
+
+@periodic("jobs.purge_done", every=timedelta(hours=6))
+def _purge_done_job(payload: dict) -> None:
+    purge_done()
+
+
+def work_forever(app: Flask, stop: threading.Event, *, poll: float | None = None) -> None:
+    """The worker loop: tick, run due jobs, sleep. Errors are logged, never fatal."""
+    poll = poll if poll is not None else app.config["JOB_POLL_SECONDS"]
+    while not stop.is_set():
+        ran = 0
+        try:
+            with app.app_context():
+                tick()
+                ran = run_due()
+        except Exception:  # noqa: BLE001 - the loop must survive a bad moment (db restart)
+            log.exception("background worker round failed")
+        finally:
+            with app.app_context():
+                db.session.remove()
+        if not ran:
+            stop.wait(poll)
+
+
+def start_worker_thread(app: Flask) -> threading.Event:
+    """Start the embedded worker as a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=work_forever, args=(app, stop), name="kring-worker", daemon=True)
+    thread.start()
+    return stop

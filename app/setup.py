@@ -1,0 +1,210 @@
+"""The steps of create_app(), each a small function."""
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event, select
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import errors
+from app.extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+log = logging.getLogger(__name__)
+
+
+def init_extensions(app: Flask) -> None:
+    if app.config.get("KRING_PROXY_FIX"):
+        n = app.config["KRING_PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    from app import models  # noqa: F401 - register every table before anything uses the metadata
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    # job handlers register themselves on import
+    from app.services import mail  # noqa: F401
+
+
+def init_database(app: Flask) -> None:
+    """SQLite: WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for writing requests."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        if ":memory:" not in str(engine.url):
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write() else "BEGIN")
+
+
+def _wants_write() -> bool:
+    """Reads (GET/HEAD) start deferred transactions; everything else takes the write lock at
+    BEGIN, so a read-then-write transaction never fails with an instant 'database is locked'."""
+    from flask import has_request_context
+
+    if has_request_context() and request.method in ("GET", "HEAD", "OPTIONS"):
+        return bool(g.get("kring_write"))
+    return True
+
+
+def init_login(app: Flask) -> None:
+    from app.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.signin"
+    login_manager.login_message = "Please sign in to see this page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        """The id is "<id>:<session_version>": a bumped version ends old sessions."""
+        try:
+            uid, version = (int(part) for part in user_id.split(":"))
+        except (ValueError, AttributeError):
+            return None
+        user = db.session.scalar(select(User).where(User.id == uid))
+        if user is None or user.session_version != version or user.is_suspended:
+            return None
+        return user
+
+
+def init_security(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        h = response.headers
+        h.setdefault("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                     "connect-src 'self' ws: wss:; frame-src 'self'; object-src 'none'; "
+                     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("X-Frame-Options", "DENY")
+        if request.is_secure:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.views import admin, auth, communities, main, people
+
+    for module in (main, auth, people, communities, admin):
+        app.register_blueprint(module.bp)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def register_errors(app: Flask) -> None:
+    def render(status: int, title: str, message: str):
+        if _wants_json():
+            return jsonify({"error": message}), status
+        return render_template("error.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(errors.NotFound)
+    def _not_found(exc):
+        return render(404, "Not found", exc.message or "There is nothing here.")
+
+    @app.errorhandler(errors.Forbidden)
+    def _forbidden(exc):
+        return render(403, "Not allowed", exc.message or "You may not do this.")
+
+    @app.errorhandler(errors.Gone)
+    def _gone(exc):
+        return render(410, "This link no longer works", exc.message)
+
+    @app.errorhandler(errors.ValidationError)
+    def _invalid(exc):
+        if _wants_json():
+            return jsonify({"errors": exc.errors}), 400
+        return render(400, "Please check your input", exc.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return render(400, "Your form expired",
+                      "The page was open too long or came from another site. Reload it and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc):
+        titles = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Not found",
+                  405: "Not allowed here", 413: "Too large", 429: "Slow down"}
+        messages = {
+            404: "There is nothing here. The link may be old, or you may not have access.",
+            405: "This address does not accept that kind of request.",
+            413: "That upload is larger than this site accepts.",
+            429: "Too many attempts. Wait a moment and try again.",
+        }
+        resp = render(exc.code or 500, titles.get(exc.code, "Error"),
+                      messages.get(exc.code, exc.description or ""))
+        if exc.code == 429:
+            retry = getattr(exc, "retry_after", None) or 60
+            resp[0].headers["Retry-After"] = str(int(retry))
+        return resp
+
+    @app.errorhandler(Exception)
+    def _crash(exc):
+        if isinstance(exc, HTTPException):
+            return _http(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return render(500, "Something went wrong", "We logged the error. Please try again in a moment.")
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only allow redirects to a path on this site (no scheme, no host, no //)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target
+
+
+def register_template_helpers(app: Flask) -> None:
+    from app.services import access, markup
+
+    @app.context_processor
+    def inject():
+        return {"access": access, "site_name": app.config["KRING_SITE_NAME"]}
+
+    app.jinja_env.filters["markdown"] = markup.render
+
+    from app.views import helpers
+
+    app.jinja_env.filters["ago"] = helpers.ago
+    app.jinja_env.filters["datetime"] = helpers.format_datetime
+
+
+def register_cli(app: Flask) -> None:
+    from app import cli
+
+    cli.register(app)
+
+
+def init_sockets(app: Flask) -> None:
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        cors_allowed_origins=app.config["KRING_ALLOWED_ORIGINS"],
+        message_queue=app.config.get("REDIS_URL"),
+        manage_session=False,
+    )
+    from app.live import handlers  # noqa: F401 - registers the socket handlers

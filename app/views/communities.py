@@ -1,0 +1,330 @@
+"""Community pages: list, create, show, join/leave/request, members, manage, topics, covers."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField, TextAreaField
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import User
+from app.services import access, communities, invitations, storage
+from app.views.helpers import apply_errors, page_arg
+
+bp = Blueprint("communities", __name__)
+
+VISIBILITY_CHOICES = [
+    ("open", "Open — everyone with an account, customers and partners included"),
+    ("internal", "Internal — employees only"),
+    ("private", "Private — members only, by invitation or approved request"),
+]
+
+
+class CommunityForm(FlaskForm):
+    name = StringField("Name")
+    slug = StringField("Address")
+    description = TextAreaField("Description")
+    visibility = RadioField("Who can see it", choices=VISIBILITY_CHOICES, default="open")
+    allow_external_experts = BooleanField("Partners may be linked as experts in this community")
+
+
+class CoverForm(FlaskForm):
+    cover = FileField("Cover image")
+
+
+class TopicForm(FlaskForm):
+    name = StringField("Name")
+    description = TextAreaField("Description")
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email address")
+    kind = SelectField("If they have no account yet, invite them as",
+                       choices=[("customer", "Customer"), ("partner", "Partner")])
+    note = TextAreaField("Personal note (optional)")
+
+
+class RequestForm(FlaskForm):
+    message = TextAreaField("Why would you like to join? (optional)")
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every community page needs a signed-in person."""
+
+
+@bp.get("/communities")
+def index():
+    q = request.args.get("q", "").strip()
+    mine = request.args.get("mine") == "1"
+    cards = communities.list_for(current_user, q=q or None, mine=mine)
+    return render_template("communities/index.html", cards=cards, q=q, mine=mine,
+                           can_create=access.can_create_community(current_user))
+
+
+@bp.route("/communities/new", methods=["GET", "POST"])
+def create():
+    if not access.can_create_community(current_user):
+        abort(403)
+    form = CommunityForm()
+    if form.validate_on_submit():
+        try:
+            community = communities.create(
+                current_user, form.name.data, form.description.data, form.visibility.data,
+                form.slug.data, allow_external_experts=form.allow_external_experts.data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(f"{community.name} is ready. Add its topics next.", "success")
+            return redirect(url_for("communities.manage", slug=community.slug))
+    return render_template("communities/form.html", form=form, community=None), 400 if form.errors else 200
+
+
+@bp.get("/c/<slug>")
+def show(slug: str):
+    acc = access.community_for(current_user, slug, "discover")
+    community = acc.community
+    requested = False
+    if not acc.can_read:
+        from sqlalchemy import select
+
+        from app.models import JoinRequest
+
+        requested = db.session.scalar(select(JoinRequest.id).where(
+            JoinRequest.community_id == community.id, JoinRequest.user_id == current_user.id,
+            JoinRequest.decided_at.is_(None))) is not None
+        return render_template("communities/landing.html", acc=acc, requested=requested,
+                               member_count=communities.member_count(community), form=RequestForm())
+    return render_template("communities/show.html", acc=acc,
+                           member_count=communities.member_count(community),
+                           managers=communities.managers_of(community))
+
+
+@bp.post("/c/<slug>/join")
+def join(slug: str):
+    try:
+        communities.join(current_user, slug)
+    except ValidationError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Welcome! You are now a member.", "success")
+    return redirect(url_for("communities.show", slug=slug))
+
+
+@bp.post("/c/<slug>/leave")
+def leave(slug: str):
+    try:
+        communities.leave(current_user, slug)
+    except ValidationError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("You left the community.", "success")
+    return redirect(url_for("communities.index"))
+
+
+@bp.post("/c/<slug>/request")
+def request_to_join(slug: str):
+    form = RequestForm()
+    if form.validate_on_submit():
+        try:
+            communities.request_to_join(current_user, slug, form.message.data or "")
+        except ValidationError as exc:
+            flash(exc.message, "error")
+        else:
+            flash("Your request was sent to the community's managers.", "success")
+    return redirect(url_for("communities.show", slug=slug))
+
+
+@bp.get("/c/<slug>/members")
+def members(slug: str):
+    acc = access.community_for(current_user, slug, "read")
+    page = page_arg()
+    q = request.args.get("q", "").strip()
+    rows, total = communities.members_page(acc.community, page=page, q=q or None)
+    return render_template("communities/members.html", acc=acc, rows=rows, total=total,
+                           page=page, per_page=30, q=q)
+
+
+@bp.get("/c/<slug>/cover/<key>")
+def cover(slug: str, key: str):
+    acc = access.community_for(current_user, slug, "discover")
+    stored = acc.community.cover_key
+    if not stored or stored.rsplit("/", 1)[-1] != key:
+        abort(404)
+    return _send_upload(stored)
+
+
+def _send_upload(key: str):
+    try:
+        path = storage.path_for(key)
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=storage.content_type(key), max_age=86400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- managing -----------------------------------------------------------------------------
+
+@bp.route("/c/<slug>/manage", methods=["GET", "POST"])
+def manage(slug: str):
+    acc = access.community_for(current_user, slug, "manage")
+    community = acc.community
+    form = CommunityForm(obj=community)
+    if request.method == "GET":
+        form.visibility.data = community.visibility.value
+    if form.validate_on_submit():
+        try:
+            community = communities.update(
+                current_user, slug, name=form.name.data, description=form.description.data,
+                visibility=form.visibility.data, new_slug=form.slug.data,
+                allow_external_experts=form.allow_external_experts.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash("Settings saved.", "success")
+            return redirect(url_for("communities.manage", slug=community.slug))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("communities/manage.html", acc=access.community_for(current_user, slug, "manage"),
+                           form=form, cover_form=CoverForm(), topic_form=TopicForm()), status
+
+
+@bp.post("/c/<slug>/manage/cover")
+def upload_cover(slug: str):
+    access.community_for(current_user, slug, "manage")
+    form = CoverForm()
+    if form.validate_on_submit():
+        data = form.cover.data.read() if form.cover.data else b""
+        try:
+            communities.set_cover(current_user, slug, data)
+        except ValidationError as exc:
+            flash(exc.message, "error")
+        else:
+            flash("Cover image updated.", "success")
+    return redirect(url_for("communities.manage", slug=slug))
+
+
+@bp.route("/c/<slug>/manage/members", methods=["GET"])
+def manage_members(slug: str):
+    acc = access.community_for(current_user, slug, "manage")
+    page = page_arg()
+    q = request.args.get("q", "").strip()
+    rows, total = communities.members_page(acc.community, page=page, q=q or None)
+    return render_template("communities/manage_members.html", acc=acc, rows=rows, total=total,
+                           page=page, per_page=30, q=q, requests=communities.pending_requests(acc.community),
+                           invite_form=InviteForm())
+
+
+@bp.post("/c/<slug>/manage/members/<int:user_id>/role")
+def set_role(slug: str, user_id: int):
+    try:
+        communities.set_role(current_user, slug, user_id, request.form.get("role", ""))
+    except ValidationError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Role changed.", "success")
+    return redirect(url_for("communities.manage_members", slug=slug))
+
+
+@bp.post("/c/<slug>/manage/members/<int:user_id>/remove")
+def remove_member(slug: str, user_id: int):
+    try:
+        communities.remove_member(current_user, slug, user_id)
+    except ValidationError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Member removed. Their posts stay.", "success")
+    return redirect(url_for("communities.manage_members", slug=slug))
+
+
+@bp.post("/c/<slug>/manage/requests/<int:request_id>")
+def decide_request(slug: str, request_id: int):
+    decision = request.form.get("decision")
+    if decision not in {"approve", "decline"}:
+        abort(400)
+    try:
+        communities.decide_request(current_user, slug, request_id, decision == "approve")
+    except ValidationError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Request approved." if decision == "approve" else "Request declined.", "success")
+    return redirect(url_for("communities.manage_members", slug=slug))
+
+
+@bp.post("/c/<slug>/manage/invite")
+def invite(slug: str):
+    """Add an existing person by email, or send a customer/partner an invitation link."""
+    from sqlalchemy import select
+
+    acc = access.community_for(current_user, slug, "manage")
+    form = InviteForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        from app.services import accounts
+
+        email = accounts.normalize_email(form.email.data or "")
+        person = db.session.scalar(select(User).where(User.email == email))
+        if person is not None:
+            communities.add_member(current_user, slug, person)
+            flash(f"{person.display_name} is now a member.", "success")
+        else:
+            invitations.create(current_user, email, form.kind.data, [slug], form.note.data or "")
+            flash(f"Invitation sent to {email}. It works once, for 14 days.", "success")
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("communities.manage_members", slug=acc.community.slug))
+
+
+# --- topics -------------------------------------------------------------------------------
+
+@bp.post("/c/<slug>/topics")
+def create_topic(slug: str):
+    form = TopicForm()
+    if form.validate_on_submit():
+        try:
+            topic = communities.create_topic(current_user, slug, form.name.data, form.description.data)
+        except ValidationError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Topic {topic.name} added.", "success")
+    return redirect(url_for("communities.manage", slug=slug) + "#topics")
+
+
+@bp.get("/c/<slug>/t/<topic_slug>")
+def topic(slug: str, topic_slug: str):
+    acc, topic = communities.topic_for(current_user, slug, topic_slug)
+    return render_template("communities/topic.html", acc=acc, topic=topic)
+
+
+@bp.route("/c/<slug>/t/<topic_slug>/edit", methods=["GET", "POST"])
+def edit_topic(slug: str, topic_slug: str):
+    acc, topic = communities.topic_for(current_user, slug, topic_slug, "manage")
+    form = TopicForm(obj=topic)
+    if form.validate_on_submit():
+        try:
+            topic = communities.update_topic(current_user, slug, topic_slug, form.name.data, form.description.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash("Topic saved.", "success")
+            return redirect(url_for("communities.manage", slug=slug) + "#topics")
+    return render_template("communities/topic_form.html", acc=acc, topic=topic, form=form), \
+        400 if form.errors or form.form_errors else 200
+
+
+@bp.post("/c/<slug>/t/<topic_slug>/delete")
+def delete_topic(slug: str, topic_slug: str):
+    communities.delete_topic(current_user, slug, topic_slug)
+    flash("Topic deleted.", "success")
+    return redirect(url_for("communities.manage", slug=slug) + "#topics")

@@ -1,0 +1,47 @@
+"""Small helpers shared by the HTML views: form errors, pagination, time formatting."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import request
+from flask_wtf import FlaskForm
+
+from app import clock
+from app.errors import ValidationError
+
+
+def apply_errors(form: FlaskForm, exc: ValidationError) -> None:
+    """Copy a service's field errors onto the form; unknown fields go to form.form_errors."""
+    for name, message in exc.errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + [message]
+        else:
+            form.form_errors.append(message)
+
+
+def page_arg(name: str = "page") -> int:
+    """The ?page= number, at least 1; garbage means 1."""
+    try:
+        return max(1, min(int(request.args.get(name, 1)), 10_000))
+    except (TypeError, ValueError):
+        return 1
+
+
+def ago(moment: datetime | None) -> str:
+    """'just now', '5 minutes ago', '3 days ago', or a date for older moments."""
+    if moment is None:
+        return ""
+    seconds = int((clock.utcnow() - moment).total_seconds())
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("minute", 60), ("hour", 3600), ("day", 86400)):
+        nxt = {"minute": 3600, "hour": 86400, "day": 86400 * 30}[unit]
+        if seconds < nxt:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return moment.strftime("%d %b %Y")
+
+
+def format_datetime(moment: datetime | None) -> str:
+    return moment.strftime("%d %b %Y %H:%M UTC") if moment else ""

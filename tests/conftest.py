@@ -1,0 +1,238 @@
+"""Fixtures that build on each other: app -> db -> client -> factories -> signed-in clients.
+
+The database is fresh for every test: a new SQLite file by default, or, with
+TEST_DATABASE_URL set (CI's second pass), the PostgreSQL schema created once and emptied
+after each test. No app context stays pushed during a test (a pushed one would be shared by
+the test client's requests, and with it Flask-Login's cached user); use the `ctx` fixture
+for service-level tests, or `with app.app_context():`.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+
+from app import clock, create_app
+from app.extensions import db
+from config import TestConfig
+
+PASSWORD = "correct horse battery"
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+
+def _pg_url() -> str | None:
+    if not PG_URL:
+        return None
+    if PG_URL.startswith("postgresql://"):
+        return "postgresql+psycopg://" + PG_URL[len("postgresql://"):]
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def _pg_schema():
+    """Create the PostgreSQL schema once per run (only when TEST_DATABASE_URL is set)."""
+    url = _pg_url()
+    if not url:
+        yield None
+        return
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.create_all()
+    yield url
+
+
+def _empty_pg() -> None:
+    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(tmp_path, _pg_schema):
+    """A Kring app on a fresh database, with its instance folder in tmp_path."""
+    from app.services import mail
+
+    url = _pg_schema or f"sqlite:///{tmp_path / 'kring.db'}"
+    application = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=url,
+        INSTANCE_DIR=tmp_path,
+        UPLOAD_DIR=tmp_path / "uploads",
+        MAIL_OUTBOX_DIR=tmp_path / "outbox",
+        SERVER_NAME=None,
+    )
+    with application.app_context():
+        if _pg_schema:
+            _empty_pg()
+        else:
+            db.create_all()
+    mail.outbox().clear()
+    clock.reset()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        if _pg_schema:
+            _empty_pg()
+        db.engine.dispose()
+    clock.reset()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for service-level tests (do not combine with the test client)."""
+    with app.app_context():
+        yield app
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@contextmanager
+def _context(app):
+    """Reuse a pushed app context, or push one for the duration."""
+    from flask import has_app_context
+
+    if has_app_context():
+        yield
+    else:
+        with app.app_context():
+            yield
+
+
+class Factory:
+    """Builds people and communities through the services (not raw inserts).
+
+    Objects are returned loaded; outside a pushed context they are detached copies, fine for
+    reading ids and columns in view tests."""
+
+    def __init__(self, app):
+        self.app = app
+        self._n = 0
+
+    def _done(self, obj):
+        from flask import has_app_context
+
+        db.session.refresh(obj)
+        if not getattr(self, "_keep", False) and not _pushed_by_test(self.app):
+            db.session.expunge(obj)
+        return obj
+
+    def user(self, kind: str = "employee", *, email: str | None = None, name: str | None = None,
+             verified: bool = True, is_admin: bool = False, is_global_manager: bool = False,
+             department=None, **extra):
+        from app.services import accounts
+
+        self._n += 1
+        domain = {"employee": "acme.example", "customer": "customer.example",
+                  "partner": "partner.example"}[kind]
+        email = email or f"{kind}{self._n}@{domain}"
+        name = name or f"{kind.title()} {self._n}"
+        with _context(self.app):
+            user = accounts.create_user(email, PASSWORD, name, kind, verified=verified,
+                                        is_admin=is_admin, is_global_manager=is_global_manager,
+                                        **extra)
+            return self._done(user)
+
+    def admin(self, **kw):
+        return self.user("employee", is_admin=True, **kw)
+
+    def community(self, visibility: str = "open", *, manager=None, name: str | None = None,
+                  slug: str = "", topics: tuple[str, ...] = ()):
+        """A community created by `manager` (default: a new social-team employee)."""
+        from app.models import User
+        from app.services import communities
+
+        self._n += 1
+        with _context(self.app):
+            if manager is None:
+                manager = self.user("employee", is_global_manager=True)
+            actor = db.session.get(User, manager.id)
+            community = communities.create(actor, name or f"Community {self._n}", "About this community.",
+                                           visibility, slug)
+            for topic in topics:
+                communities.create_topic(actor, community.slug, topic)
+            return self._done(community)
+
+    def member(self, community, user, role: str = "member"):
+        """Make `user` a member of `community` with `role` (added by a staff account)."""
+        from app.models import Community, User
+        from app.services import communities
+
+        with _context(self.app):
+            staff = db.session.get(User, self.admin_id())
+            person = db.session.get(User, user.id)
+            c = db.session.get(Community, community.id)
+            return self._done(communities.add_member(staff, c.slug, person, role))
+
+    def admin_id(self) -> int:
+        if not hasattr(self, "_admin_id"):
+            self._admin_id = self.admin(email="factory-admin@acme.example", name="Factory Admin").id
+        return self._admin_id
+
+
+def _pushed_by_test(app) -> bool:
+    """True when the test itself holds an app context (the ctx fixture)."""
+    return app.extensions.get("_test_ctx_pushed", False)
+
+
+@pytest.fixture
+def make(app):
+    return Factory(app)
+
+
+@pytest.fixture(autouse=True)
+def _mark_ctx(request, app):
+    app.extensions["_test_ctx_pushed"] = "ctx" in request.fixturenames
+    yield
+
+
+def login(client, user) -> None:
+    """Sign `user` in on `client` (sets the Flask-Login session directly)."""
+    with client.session_transaction() as sess:
+        sess["_user_id"] = f"{user.id}:{user.session_version}"
+        sess["_fresh"] = True
+
+
+@pytest.fixture
+def login_as(client):
+    """login_as(user) -> the client, signed in as that user."""
+
+    def _login(user):
+        login(client, user)
+        return client
+
+    return _login
+
+
+def csrf_token(client, path: str = "/") -> str:
+    """Fetch a page and return the CSRF token from its first form."""
+    import re
+
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def post(client, url: str, data: dict | None = None, **kw):
+    """POST a form with a valid CSRF token (taken from a page of the same session)."""
+    data = dict(data or {})
+    if "csrf_token" not in data:
+        with client.session_transaction() as sess:
+            signed_in = "_user_id" in sess
+        data["csrf_token"] = csrf_token(client, "/" if signed_in else "/signin")
+    return client.post(url, data=data, **kw)
