@@ -152,7 +152,10 @@ class Factory:
 
     def community(self, visibility: str = "open", *, manager=None, name: str | None = None,
                   slug: str = "", topics: tuple[str, ...] = ()):
-        """A community created by `manager` (default: a new social-team employee)."""
+        """A community whose only manager is `manager` (default: a new social-team employee).
+
+        A plain employee can be named manager: the factory's admin creates the community,
+        appoints them and steps out again."""
         from app.models import User
         from app.services import communities
 
@@ -161,8 +164,12 @@ class Factory:
             if manager is None:
                 manager = self.user("employee", is_global_manager=True)
             actor = db.session.get(User, manager.id)
-            community = communities.create(actor, name or f"Community {self._n}", "About this community.",
-                                           visibility, slug)
+            creator = actor if actor.is_staff else db.session.get(User, self.admin_id())
+            community = communities.create(creator, name or f"Community {self._n}",
+                                           "About this community.", visibility, slug)
+            if creator.id != actor.id:
+                communities.add_member(creator, community.slug, actor, "manager")
+                communities.remove_member(creator, community.slug, creator.id)
             for topic in topics:
                 communities.create_topic(actor, community.slug, topic)
             return self._done(community)

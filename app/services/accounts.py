@@ -11,9 +11,10 @@ import re
 import secrets
 import unicodedata
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -160,13 +161,14 @@ def _serializer(salt: str) -> URLSafeTimedSerializer:
 
 
 def _external_url(endpoint: str, **values) -> str:
-    base = current_app.config["KRING_BASE_URL"].rstrip("/")
-    from flask import has_request_context
+    """An absolute link for a mail, always on KRING_BASE_URL.
 
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    with current_app.test_request_context(base_url=base):
-        return url_for(endpoint, _external=True, **values)
+    Never built from the request's Host header: a forged Host on "forgot password" would
+    otherwise mail the victim a reset link pointing at the attacker's site."""
+    base = urlsplit(current_app.config["KRING_BASE_URL"].rstrip("/"))
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/",
+                                       url_scheme=base.scheme or "https")
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def verification_token(user: User) -> str:
@@ -187,8 +189,22 @@ def resend_verification(user: User) -> None:
         db.session.commit()
 
 
-def verify_email(token: str) -> User:
-    """Confirm the address in `token`. Raises Gone for an expired or broken link."""
+def request_verification_email(email: str) -> None:
+    """Mail a new confirmation link if an unconfirmed account has this address; says nothing
+    either way (the answer must not reveal whether an address has an account)."""
+    try:
+        email = normalize_email(email)
+    except ValidationError:
+        return
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is not None:
+        resend_verification(user)
+
+
+def verify_email(token: str) -> tuple[User, bool]:
+    """Confirm the address in `token`. Returns (user, newly_confirmed): False when the address
+    was confirmed before (a second click), so callers sign in only on the first use and the
+    link does not stay a three-day sign-in link. Raises Gone for an expired or broken link."""
     try:
         data = _serializer("verify-email").loads(token, max_age=current_app.config["EMAIL_VERIFY_SECONDS"])
     except SignatureExpired:
@@ -198,10 +214,11 @@ def verify_email(token: str) -> User:
     user = db.session.get(User, data.get("uid"))
     if user is None or user.email != data.get("email"):
         raise Gone("This confirmation link is not valid.")
-    if user.email_verified_at is None:
-        user.email_verified_at = clock.utcnow()
-        db.session.commit()
-    return user
+    if user.email_verified_at is not None:
+        return user, False
+    user.email_verified_at = clock.utcnow()
+    db.session.commit()
+    return user, True
 
 
 # --- signing in ---------------------------------------------------------------------------
@@ -233,9 +250,16 @@ def record_sign_in(user: User) -> None:
 
 
 def sign_out_everywhere(user: User) -> None:
-    """End every session and remember cookie of this person."""
+    """End every session, remember cookie and live socket of this person."""
     user.session_version += 1
     db.session.commit()
+    _sessions_ended(user)
+
+
+def _sessions_ended(user: User) -> None:
+    from app import events
+
+    events.user_sessions_ended(user.id)
 
 
 # --- passwords ----------------------------------------------------------------------------
@@ -288,15 +312,19 @@ def reset_password(token: str, new_password: str) -> User:
     if user.email_verified_at is None:  # the link proved they read this mailbox
         user.email_verified_at = clock.utcnow()
     db.session.commit()
+    _sessions_ended(user)
     return user
 
 
 def change_password(user: User, current: str, new_password: str) -> None:
-    """Change the password after checking the current one; ends every other session."""
+    """Change the password after checking the current one. Bumps session_version, which ends
+    every session and remember cookie (the caller signs the current one in again) and drops
+    the person's live sockets. Raises ValidationError (current_password, password)."""
     if not check_password_hash(user.password_hash, current or ""):
         raise ValidationError({"current_password": "This is not your current password."})
     _set_password(user, new_password)
     db.session.commit()
+    _sessions_ended(user)
 
 
 def _set_password(user: User, new_password: str) -> None:
@@ -321,9 +349,7 @@ def suspend(actor: User, user: User, until: datetime | None, reason: str) -> Non
     user.suspension_reason = reason[:500]
     user.session_version += 1
     db.session.commit()
-    from app import events
-
-    events.user_sessions_ended(user.id)
+    _sessions_ended(user)
 
 
 def unsuspend(actor: User, user: User) -> None:

@@ -198,11 +198,17 @@ def drain(max_rounds: int = 20) -> int:
 
 
 def retry(job_id: int) -> Job:
-    """Put a parked (FAILED) job back in the queue, now, with a fresh set of attempts."""
+    """Put a parked (FAILED) job back in the queue, now, with a fresh set of attempts.
+
+    Raises NotFound, and ValidationError for a job that is not parked (already retried,
+    queued, running or done): retrying those would run finished work a second time."""
     job = db.session.get(Job, job_id)
     if job is None:
         from app.errors import NotFound
         raise NotFound("No such job.")
+    if job.status != JobStatus.FAILED:
+        from app.errors import ValidationError
+        raise ValidationError({"_": f"Job #{job_id} is {job.status.value}, not parked: nothing to retry."})
     job.status = JobStatus.QUEUED
     job.attempts = 0
     job.run_at = clock.utcnow()

@@ -1,24 +1,24 @@
 """Community pages: list, create, show, join/leave/request, members, manage, topics, covers."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, EmailField, RadioField, SelectField, StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import User
-from app.services import access, communities, invitations, storage
-from app.views.helpers import apply_errors, page_arg
+from app.services import access, communities, invitations
+from app.views.helpers import apply_errors, page_arg, send_upload
 
 bp = Blueprint("communities", __name__)
 
 VISIBILITY_CHOICES = [
-    ("open", "Open — everyone with an account, customers and partners included"),
-    ("internal", "Internal — employees only"),
-    ("private", "Private — members only, by invitation or approved request"),
+    SelectChoice("open", "Open — everyone with an account, customers and partners included"),
+    SelectChoice("internal", "Internal — employees only"),
+    SelectChoice("private", "Private — members only, by invitation or approved request"),
 ]
 
 
@@ -42,7 +42,7 @@ class TopicForm(FlaskForm):
 class InviteForm(FlaskForm):
     email = EmailField("Email address")
     kind = SelectField("If they have no account yet, invite them as",
-                       choices=[("customer", "Customer"), ("partner", "Partner")])
+                       choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")])
     note = TextAreaField("Personal note (optional)")
 
 
@@ -154,21 +154,7 @@ def cover(slug: str, key: str):
     stored = acc.community.cover_key
     if not stored or stored.rsplit("/", 1)[-1] != key:
         abort(404)
-    return _send_upload(stored)
-
-
-def _send_upload(key: str):
-    try:
-        path = storage.path_for(key)
-    except ValueError:
-        abort(404)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=storage.content_type(key), max_age=86400)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Disposition"] = "inline"
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response
+    return send_upload(stored)
 
 
 # --- managing -----------------------------------------------------------------------------

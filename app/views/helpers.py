@@ -1,13 +1,17 @@
-"""Small helpers shared by the HTML views: form errors, pagination, time formatting."""
+"""Small helpers shared by the HTML views: form errors, pagination, time formatting, serving
+uploaded images."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import request
+from flask import abort, request, send_file
 from flask_wtf import FlaskForm
 
 from app import clock
 from app.errors import ValidationError
+from app.services import storage
+
+SAFE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 
 
 def apply_errors(form: FlaskForm, exc: ValidationError) -> None:
@@ -45,3 +49,23 @@ def ago(moment: datetime | None) -> str:
 
 def format_datetime(moment: datetime | None) -> str:
     return moment.strftime("%d %b %Y %H:%M UTC") if moment else ""
+
+
+def send_upload(key: str):
+    """Serve a stored image inline, as the image type it was stored as, never as HTML or
+    SVG (anything else answers 404), with nosniff and a private cache. The caller has
+    already checked that the viewer may see the thing the image belongs to."""
+    mimetype = storage.content_type(key)
+    if mimetype not in SAFE_IMAGE_TYPES:
+        abort(404)
+    try:
+        path = storage.path_for(key)
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=mimetype, max_age=86400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response

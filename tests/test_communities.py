@@ -1,0 +1,253 @@
+"""Communities: the service rules, then the pages (thin)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.errors import Forbidden, NotFound, ValidationError
+from app.extensions import db
+from app.models import JoinRequest, Membership, User
+from app.services import access, communities
+from tests.conftest import post
+
+
+def _u(user):
+    return db.session.get(User, user.id)
+
+
+# --- service rules ------------------------------------------------------------------------
+
+def test_staff_creates_community_and_becomes_manager(ctx, make):
+    staff = make.user("employee", is_global_manager=True)
+    c = communities.create(_u(staff), "Customer Care", "We help.", "open")
+    assert c.slug == "customer-care"
+    assert [m.id for m in communities.managers_of(c)] == [staff.id]
+
+
+def test_plain_employee_cannot_create_community(ctx, make):
+    with pytest.raises(Forbidden):
+        communities.create(_u(make.user("employee")), "Mine", "", "open")
+
+
+@pytest.mark.parametrize("name,slug,field", [
+    ("", "", "name"), ("x" * 81, "", "name"), ("Fine", "Bad Slug!", "slug"),
+    ("Fine", "new", "slug"), ("Fine", "-dash", "slug"),
+])
+def test_create_rejects_bad_input_with_field_messages(ctx, make, name, slug, field):
+    staff = _u(make.user("employee", is_global_manager=True))
+    with pytest.raises(ValidationError) as err:
+        communities.create(staff, name, "", "open", slug)
+    assert field in err.value.errors
+
+
+def test_duplicate_slug_and_bad_visibility_are_refused(ctx, make):
+    staff = _u(make.user("employee", is_global_manager=True))
+    communities.create(staff, "Logistics", "", "open")
+    with pytest.raises(ValidationError) as err:
+        communities.create(staff, "Logistics", "", "open")
+    assert "slug" in err.value.errors
+    with pytest.raises(ValidationError) as err:
+        communities.create(staff, "Other", "", "secret")
+    assert "visibility" in err.value.errors
+
+
+def test_join_rules_per_visibility_and_kind(ctx, make):
+    open_c, internal, private = make.community("open"), make.community("internal"), make.community("private")
+    employee, customer = _u(make.user("employee")), _u(make.user("customer"))
+    assert communities.join(customer, open_c.slug).role == "member"
+    assert communities.join(employee, internal.slug).role == "member"
+    with pytest.raises(NotFound):  # a customer may not even know it exists
+        communities.join(customer, internal.slug)
+    with pytest.raises(NotFound):
+        communities.join(customer, private.slug)
+    with pytest.raises(Forbidden):  # an employee sees it exists but must ask
+        communities.join(employee, private.slug)
+    # joining twice is harmless
+    assert communities.join(customer, open_c.slug).community_id == open_c.id
+    assert db.session.scalar(select(db.func.count()).select_from(Membership).where(
+        Membership.user_id == customer.id)) == 1
+
+
+def test_private_request_and_approval(ctx, make):
+    private = make.community("private")
+    manager = _u(communities.managers_of(db.session.get(type(private), private.id))[0])
+    employee = _u(make.user("employee"))
+    req = communities.request_to_join(employee, private.slug, "I work on returns")
+    assert communities.request_to_join(employee, private.slug).id == req.id  # one open request
+    assert not access.access_to(employee, req.community).can_read
+    with pytest.raises(NotFound):  # a non-member cannot even look inside
+        communities.decide_request(employee, private.slug, req.id, True)
+    communities.decide_request(manager, private.slug, req.id, True)
+    assert access.access_to(employee, req.community).can_read
+    with pytest.raises(ValidationError):
+        communities.decide_request(manager, private.slug, req.id, False)
+
+
+def test_declined_request_gives_no_access(ctx, make):
+    private = make.community("private")
+    manager = _u(communities.managers_of(db.session.get(type(private), private.id))[0])
+    employee = _u(make.user("employee"))
+    req = communities.request_to_join(employee, private.slug)
+    communities.decide_request(manager, private.slug, req.id, False)
+    assert db.session.get(JoinRequest, req.id).approved is False
+    assert access.membership_of(employee, req.community) is None
+
+
+def test_roles_rules(ctx, make):
+    c = make.community("open")
+    community = db.session.get(type(c), c.id)
+    manager = _u(communities.managers_of(community)[0])
+    customer, employee = _u(make.user("customer")), _u(make.user("employee"))
+    communities.add_member(manager, c.slug, customer)
+    communities.add_member(manager, c.slug, employee)
+    with pytest.raises(ValidationError) as err:
+        communities.set_role(manager, c.slug, customer.id, "moderator")
+    assert "employees" in err.value.errors["role"]
+    communities.set_role(manager, c.slug, employee.id, "moderator")
+    assert access.access_to(employee, community).can_moderate
+    assert not access.access_to(employee, community).can_manage
+    # the last manager can neither be demoted nor leave
+    with pytest.raises(ValidationError):
+        communities.set_role(manager, c.slug, manager.id, "member")
+    with pytest.raises(ValidationError):
+        communities.leave(manager, c.slug)
+    communities.set_role(manager, c.slug, employee.id, "manager")
+    communities.leave(manager, c.slug)
+    assert [m.id for m in communities.managers_of(community)] == [employee.id]
+
+
+def test_members_cannot_manage(ctx, make):
+    c = make.community("open", topics=("Returns",))
+    member = _u(make.user("employee"))
+    communities.join(member, c.slug)
+    for call in (
+        lambda: communities.create_topic(member, c.slug, "Mine"),
+        lambda: communities.update(member, c.slug, name="X", description="", visibility="open"),
+        lambda: communities.remove_member(member, c.slug, member.id),
+        lambda: communities.delete_topic(member, c.slug, "returns"),
+    ):
+        with pytest.raises(Forbidden):
+            call()
+
+
+def test_internal_refused_while_externals_are_members(ctx, make):
+    c = make.community("open")
+    manager = _u(communities.managers_of(db.session.get(type(c), c.id))[0])
+    customer = _u(make.user("customer"))
+    communities.join(customer, c.slug)
+    with pytest.raises(ValidationError) as err:
+        communities.update(manager, c.slug, name="Same", description="", visibility="internal")
+    assert "1 customer or partner" in err.value.errors["visibility"]
+    communities.remove_member(manager, c.slug, customer.id)
+    assert communities.update(manager, c.slug, name="Same", description="",
+                              visibility="internal").visibility == "internal"
+
+
+def test_cannot_add_external_to_internal_or_suspended_person(ctx, make):
+    c = make.community("internal")
+    manager = _u(communities.managers_of(db.session.get(type(c), c.id))[0])
+    with pytest.raises(ValidationError):
+        communities.add_member(manager, c.slug, _u(make.user("partner")))
+
+
+def test_topics_crud_and_unique_names(ctx, make):
+    c = make.community("open")
+    manager = _u(communities.managers_of(db.session.get(type(c), c.id))[0])
+    t = communities.create_topic(manager, c.slug, "Returns & Refunds", "Money back")
+    assert t.slug == "returns-refunds"
+    with pytest.raises(ValidationError):
+        communities.create_topic(manager, c.slug, "returns refunds")
+    with pytest.raises(ValidationError):
+        communities.create_topic(manager, c.slug, "   ")
+    communities.update_topic(manager, c.slug, t.slug, "Returns")
+    communities.delete_topic(manager, c.slug, "returns")
+    with pytest.raises(NotFound):
+        communities.topic_for(manager, c.slug, "returns")
+
+
+def test_list_for_shows_exactly_the_discoverable_communities(ctx, make):
+    o, i, p = make.community("open"), make.community("internal"), make.community("private")
+    customer, employee = _u(make.user("customer")), _u(make.user("employee"))
+    assert {card.community.id for card in communities.list_for(customer)} == {o.id}
+    assert {card.community.id for card in communities.list_for(employee)} == {o.id, i.id, p.id}
+    communities.add_member(_u(communities.managers_of(db.session.get(type(p), p.id))[0]), p.slug, customer)
+    cards = {card.community.id: card for card in communities.list_for(customer)}
+    assert set(cards) == {o.id, p.id}
+    assert cards[p.id].member_count == 2 and cards[p.id].membership is not None
+
+
+# --- pages --------------------------------------------------------------------------------
+
+def test_community_list_page_counts_and_hides(app, make, login_as):
+    o = make.community("open", name="Open Garden")
+    make.community("internal", name="Internal Kitchen")
+    client = login_as(make.user("customer"))
+    html = client.get("/communities").get_data(as_text=True)
+    assert "Open Garden" in html and "Internal Kitchen" not in html
+    assert "1 member" in html  # the manager
+    assert client.get(f"/c/{o.slug}").status_code == 200
+
+
+def test_join_and_leave_through_the_page(app, make, login_as):
+    c = make.community("open", name="Packaging")
+    client = login_as(make.user("partner"))
+    resp = post(client, f"/c/{c.slug}/join", follow_redirects=True)
+    assert "You are now a member" in resp.get_data(as_text=True)
+    resp = post(client, f"/c/{c.slug}/leave", follow_redirects=True)
+    assert "You left the community" in resp.get_data(as_text=True)
+
+
+def test_private_landing_page_for_employees_shows_no_contents(app, make, login_as):
+    c = make.community("private", name="Board Room", topics=("Secret Merger",))
+    client = login_as(make.user("employee"))
+    html = client.get(f"/c/{c.slug}").get_data(as_text=True)
+    assert "Board Room" in html and "Ask to join" in html
+    assert "Secret Merger" not in html
+    assert client.get(f"/c/{c.slug}/members").status_code == 404
+    assert client.get(f"/c/{c.slug}/t/secret-merger").status_code == 404
+    resp = post(client, f"/c/{c.slug}/request", {"message": "please"}, follow_redirects=True)
+    assert "waiting for a manager" in resp.get_data(as_text=True)
+
+
+def test_manager_pages_and_form_errors(app, make, login_as):
+    manager = make.user("employee", is_global_manager=True)
+    c = make.community("open", manager=manager, name="Sales")
+    client = login_as(manager)
+    assert client.get(f"/c/{c.slug}/manage").status_code == 200
+    resp = post(client, f"/c/{c.slug}/manage", {"name": "", "slug": c.slug, "description": "",
+                                                 "visibility": "open"})
+    assert resp.status_code == 400
+    assert "Give the community a name." in resp.get_data(as_text=True)
+    resp = post(client, f"/c/{c.slug}/topics", {"name": "Pricing", "description": ""}, follow_redirects=True)
+    assert "Topic Pricing added." in resp.get_data(as_text=True)
+    assert client.get(f"/c/{c.slug}/t/pricing").status_code == 200
+
+
+def test_cover_upload_validates_and_serves_safely(app, make, login_as):
+    import io
+
+    from PIL import Image
+
+    manager = make.user("employee", is_global_manager=True)
+    c = make.community("open", manager=manager)
+    client = login_as(manager)
+    resp = post(client, f"/c/{c.slug}/manage/cover",
+                {"cover": (io.BytesIO(b"<html><script>alert(1)</script>"), "x.png")},
+                content_type="multipart/form-data", follow_redirects=True)
+    assert "not an image" in resp.get_data(as_text=True)
+    buf = io.BytesIO()
+    Image.new("RGB", (1600, 900), "navy").save(buf, "JPEG")
+    buf.seek(0)
+    post(client, f"/c/{c.slug}/manage/cover", {"cover": (buf, "cover.jpg")}, content_type="multipart/form-data")
+    with app.app_context():
+        from app.models import Community
+
+        key = db.session.get(Community, c.id).cover_key
+    assert key
+    resp = client.get(f"/c/{c.slug}/cover/{key.rsplit('/', 1)[-1]}")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "image/jpeg"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    with Image.open(io.BytesIO(resp.data)) as img:
+        assert img.size == (1200, 300)
+    assert client.get(f"/c/{c.slug}/cover/../../secret_key").status_code == 404
