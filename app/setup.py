@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, g, jsonify, render_template, request
@@ -23,7 +24,8 @@ def init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401 - register every table before anything uses the metadata
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
     # job handlers register themselves on import
