@@ -202,6 +202,11 @@ def register_cli(app: Flask) -> None:
 
 
 def init_sockets(app: Flask) -> None:
+    # Import the handlers first: decorators that run while the extension has no server are
+    # kept in its handler list and registered on every app's server by init_app (imported
+    # after init_app, they would bind to the first app's server only).
+    from app.live import handlers  # noqa: F401
+
     socketio.init_app(
         app,
         async_mode="threading",
@@ -209,4 +214,3 @@ def init_sockets(app: Flask) -> None:
         message_queue=app.config.get("REDIS_URL"),
         manage_session=False,
     )
-    from app.live import handlers  # noqa: F401 - registers the socket handlers
