@@ -243,3 +243,29 @@ def post(client, url: str, data: dict | None = None, **kw):
             signed_in = "_user_id" in sess
         data["csrf_token"] = csrf_token(client, "/" if signed_in else "/signin")
     return client.post(url, data=data, **kw)
+
+
+@pytest.fixture
+def count_queries(app):
+    """`with count_queries() as q: ...` then `q.count`: SQL statements run inside the block."""
+    from sqlalchemy import event
+
+    class Counter:
+        count = 0
+
+    @contextmanager
+    def counting():
+        counter = Counter()
+        with app.app_context():
+            engine = db.engine
+
+        def on_execute(*_args):
+            counter.count += 1
+
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+
+    return counting

@@ -251,3 +251,24 @@ def test_cover_upload_validates_and_serves_safely(app, make, login_as):
     with Image.open(io.BytesIO(resp.data)) as img:
         assert img.size == (1200, 300)
     assert client.get(f"/c/{c.slug}/cover/../../secret_key").status_code == 404
+
+
+def test_community_pages_run_a_constant_number_of_queries(app, make, login_as, count_queries):
+    manager = make.user("employee", is_global_manager=True)
+    first = make.community("open", manager=manager, topics=("A", "B"))
+
+    def measure(path):
+        client = login_as(manager)
+        client.get(path)  # warm up (first-request work)
+        with count_queries() as q:
+            assert client.get(path).status_code == 200
+        return q.count
+
+    small = {p: measure(p) for p in ("/communities", f"/c/{first.slug}", f"/c/{first.slug}/members",
+                                     f"/c/{first.slug}/manage/members", "/")}
+    for _ in range(12):
+        c = make.community("open", manager=manager, topics=("X", "Y", "Z"))
+        make.member(first, make.user("customer"))
+        make.member(c, make.user("employee"))
+    large = {p: measure(p) for p in small}
+    assert large == small
