@@ -37,6 +37,15 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _default_origins() -> str:
+    """The dev server's own address (HOST/PORT, as `make run` uses them) plus the loopback names."""
+    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "5000")
+    origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+    if host not in {"127.0.0.1", "localhost", "0.0.0.0", "::", ""}:  # a wildcard is no browser origin
+        origins.insert(0, f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    return ",".join(origins)
+
+
 def _database_url() -> str:
     url = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'kring.db'}")
     # Heroku-style URLs and the plain scheme both mean psycopg 3 here.
@@ -76,8 +85,13 @@ class Config:
     PERMANENT_SESSION_LIFETIME = 12 * 3600
 
     # Uploads
-    MAX_CONTENT_LENGTH = int(os.environ.get("KRING_MAX_UPLOAD_BYTES", str(16 * 1024 * 1024)))
+    MAX_CONTENT_LENGTH = int(os.environ.get("KRING_MAX_UPLOAD_BYTES", str(64 * 1024 * 1024)))
     AVATAR_MAX_BYTES = int(os.environ.get("KRING_AVATAR_MAX_BYTES", str(5 * 1024 * 1024)))
+    IMAGE_MAX_BYTES = int(os.environ.get("KRING_IMAGE_MAX_BYTES", str(10 * 1024 * 1024)))
+    VIDEO_MAX_BYTES = int(os.environ.get("KRING_VIDEO_MAX_BYTES", str(50 * 1024 * 1024)))
+    MAX_ATTACHMENTS = int(os.environ.get("KRING_MAX_ATTACHMENTS", "6"))
+    # Video links of these providers become embedded players; others stay plain links.
+    KRING_VIDEO_PROVIDERS = _list("KRING_VIDEO_PROVIDERS", "youtube,vimeo")
     UPLOAD_DIR = Path(os.environ.get("KRING_UPLOAD_DIR", INSTANCE_DIR / "uploads"))
 
     # Mail: "log" writes every message to the log and to instance/outbox/; "smtp" sends.
@@ -96,7 +110,7 @@ class Config:
     JOB_POLL_SECONDS = float(os.environ.get("KRING_JOB_POLL_SECONDS", "1.0"))
 
     # Socket.IO: explicit list of allowed origins (never "*").
-    KRING_ALLOWED_ORIGINS = _list("KRING_ALLOWED_ORIGINS", "http://127.0.0.1:5000,http://localhost:5000")
+    KRING_ALLOWED_ORIGINS = _list("KRING_ALLOWED_ORIGINS", _default_origins())
 
     # Rate limits
     RATELIMIT_ENABLED = _bool("KRING_RATELIMIT", True)

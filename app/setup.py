@@ -29,7 +29,7 @@ def init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     # job handlers register themselves on import
-    from app.services import mail  # noqa: F401
+    from app.services import mail, notifications  # noqa: F401
 
 
 def init_database(app: Flask) -> None:
@@ -88,13 +88,17 @@ def init_login(app: Flask) -> None:
 
 
 def init_security(app: Flask) -> None:
+    from app.services.markup import EMBED_HOSTS
+
+    frames = " ".join(["'self'"] + [EMBED_HOSTS[p] for p in app.config["KRING_VIDEO_PROVIDERS"] if p in EMBED_HOSTS])
+    csp = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
+           f"script-src 'self'; connect-src 'self' ws: wss:; frame-src {frames}; object-src 'none'; "
+           "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
     @app.after_request
     def security_headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                     "connect-src 'self' ws: wss:; frame-src 'self'; object-src 'none'; "
-                     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+        h.setdefault("Content-Security-Policy", csp)
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("X-Frame-Options", "DENY")
@@ -104,9 +108,9 @@ def init_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.views import admin, auth, communities, main, people
+    from app.views import admin, api, auth, communities, follows, main, people, posts
 
-    for module in (main, auth, people, communities, admin):
+    for module in (main, auth, people, communities, posts, follows, api, admin):
         app.register_blueprint(module.bp)
 
 
@@ -188,6 +192,7 @@ def register_template_helpers(app: Flask) -> None:
         return {"access": access, "site_name": app.config["KRING_SITE_NAME"]}
 
     app.jinja_env.filters["markdown"] = markup.render
+    app.jinja_env.filters["stored"] = markup.stored
 
     from app.views import helpers
 

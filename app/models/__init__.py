@@ -2,10 +2,16 @@
 from app.models.communities import Community, JoinRequest, Membership, MemberRole, Topic, Visibility
 from app.models.invitations import Invitation, invitation_communities
 from app.models.jobs import Job, JobStatus, PeriodicRun
+from app.models.notifications import Follow, Notification, NotificationSetting
+from app.models.posts import (Attachment, Comment, CommentLike, IdeaStatus, Post, PostKind, PostRead,
+                              Revision, StatusChange, Vote, post_topics)
 from app.models.people import Department, ExpertiseTag, User, UserKind, user_expertise
 from app.models.settings import SiteSetting
 
 __all__ = [
+    "Attachment", "Comment", "CommentLike", "Follow", "IdeaStatus", "Notification",
+    "NotificationSetting", "Post", "PostKind", "PostRead", "Revision", "StatusChange", "Vote",
+    "post_topics",
     "Community", "Department", "ExpertiseTag", "Invitation", "Job", "JobStatus", "JoinRequest",
     "MemberRole", "Membership", "PeriodicRun", "SiteSetting", "Topic", "User", "UserKind",
     "Visibility", "invitation_communities", "user_expertise",

@@ -218,3 +218,92 @@ def can_invite_externals(user) -> bool:
         return True
     return user.kind == UserKind.EMPLOYEE and bool(db.session.scalar(select(exists().where(
         Membership.user_id == user.id, Membership.role == MemberRole.MANAGER))))
+
+
+# --- posts and comments -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PostAccess:
+    """A post with what the viewer may do with it."""
+
+    post: object  # app.models.Post
+    community: CommunityAccess
+    is_author: bool
+    can_edit: bool
+    can_delete: bool
+    can_moderate: bool
+    can_respond: bool  # change an idea's status with an official response, accept answers
+
+    @property
+    def can_see_voters(self) -> bool:
+        return self.can_moderate or self.can_respond
+
+
+def can_respond_officially(user, community_access: CommunityAccess, post) -> bool:
+    """Community managers and staff speak for the organisation on a post. (The topic's experts
+    join them when expert assignment lands.)"""
+    if not _active(user) or not community_access.can_read:
+        return False
+    if community_access.can_manage:
+        return True
+    from app.services import experts_hook
+
+    return experts_hook.is_expert_for(user, post)
+
+
+def post_access(user, post, community_access: CommunityAccess | None = None) -> PostAccess:
+    """Compute the viewer's rights on a post (its community's access is loaded unless given)."""
+    acc = community_access or access_to(user, post.community)
+    author = _active(user) and post.author_id == user.id
+    moderate = acc.can_moderate
+    live = post.deleted_at is None
+    return PostAccess(
+        post=post, community=acc, is_author=author,
+        can_edit=acc.can_read and ((author and live) or moderate),
+        can_delete=acc.can_read and live and (author or moderate),
+        can_moderate=moderate,
+        can_respond=live and can_respond_officially(user, acc, post),
+    )
+
+
+def post_for(user, post_id: int, action: str = "read") -> PostAccess:
+    """Fetch a post and authorize `action`: "read", "edit", "delete", "moderate", "respond".
+
+    NotFound when the viewer may not read its community, or the post is deleted and the viewer
+    is neither its author nor a moderator; Forbidden when it may read but not do `action`."""
+    from app.models import Post
+
+    post = db.session.get(Post, post_id) if isinstance(post_id, int) else None
+    if post is None:
+        raise NotFound("No such post.")
+    acc = post_access(user, post)
+    if not acc.community.can_read:
+        raise NotFound("No such post.")
+    if post.deleted_at is not None and not (acc.is_author or acc.can_moderate):
+        raise NotFound("This post was deleted.")
+    allowed = {"read": True, "edit": acc.can_edit, "delete": acc.can_delete,
+               "moderate": acc.can_moderate, "respond": acc.can_respond}
+    if action not in allowed:
+        raise ValueError(f"unknown action {action!r}")
+    if not allowed[action]:
+        messages = {"edit": "Only the author and the community's moderators can edit this.",
+                    "delete": "Only the author and the community's moderators can delete this.",
+                    "moderate": "Only the community's moderators can do this.",
+                    "respond": "Only the community's managers and the topic's experts can do this."}
+        raise Forbidden(messages[action])
+    return acc
+
+
+def readable_posts_clause(user) -> ColumnElement[bool]:
+    """A WHERE clause on Post: live posts in communities the viewer may read."""
+    from app.models import Post
+
+    return and_(Post.deleted_at.is_(None),
+                Post.community_id.in_(select(Community.id).where(readable_clause(user))))
+
+
+def can_read_post(user, post) -> bool:
+    """For notifications and mentions: may this person read this (live) post now?"""
+    if post is None or post.deleted_at is not None:
+        return False
+    return access_to(user, post.community).can_read

@@ -98,9 +98,24 @@ def show(slug: str):
             JoinRequest.decided_at.is_(None))) is not None
         return render_template("communities/landing.html", acc=acc, requested=requested,
                                member_count=communities.member_count(community), form=RequestForm())
-    return render_template("communities/show.html", acc=acc,
-                           member_count=communities.member_count(community),
-                           managers=communities.managers_of(community))
+    return _post_list("communities/show.html", acc, topic=None)
+
+
+def _post_list(template: str, acc, topic):
+    """The community page and a topic page: posts with sort, filters and keyset pages."""
+    from app.services import follows, posts
+
+    sort = request.args.get("sort", "hot")
+    kind = request.args.get("kind") or None
+    status = request.args.get("status") or None
+    page = posts.community_page(current_user, acc, sort=sort, kind=kind, status=status, topic=topic,
+                                cursor=request.args.get("cursor"))
+    target = ("topic", topic.id) if topic else ("community", acc.community.id)
+    return render_template(template, acc=acc, topic=topic, page=page,
+                           sort=sort if sort in posts.SORTS else "hot", kind=kind, status=status,
+                           member_count=communities.member_count(acc.community),
+                           managers=communities.managers_of(acc.community),
+                           following=follows.is_following(current_user, *target))
 
 
 @bp.post("/c/<slug>/join")
@@ -289,7 +304,7 @@ def create_topic(slug: str):
 @bp.get("/c/<slug>/t/<topic_slug>")
 def topic(slug: str, topic_slug: str):
     acc, topic = communities.topic_for(current_user, slug, topic_slug)
-    return render_template("communities/topic.html", acc=acc, topic=topic)
+    return _post_list("communities/topic.html", acc, topic)
 
 
 @bp.route("/c/<slug>/t/<topic_slug>/edit", methods=["GET", "POST"])

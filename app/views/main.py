@@ -13,10 +13,13 @@ bp = Blueprint("main", __name__)
 def home():
     if not current_user.is_authenticated:
         return render_template("main/landing.html")
+    from app.services import posts
+
     cards = communities.list_for(current_user)
     mine = [c for c in cards if c.membership]
     others = [c for c in cards if not c.membership and c.can_read][:6]
-    return render_template("main/home.html", mine=mine, others=others)
+    page = posts.home_feed(current_user)
+    return render_template("main/home.html", mine=mine, others=others, page=page)
 
 
 @bp.get("/healthz")

@@ -1,0 +1,258 @@
+"""The one notification module. Everything that tells a person something goes through here;
+live updates, email and webhooks plug in at `_deliver`.
+
+Fan-out runs in a background job (enqueued in the same transaction as the change, so it
+happens only if the change commits). Recipients are checked through app.services.access when
+the notification is made (may they read the post now?) and again when it is shown (the
+list and the unread count only include notifications whose post they may still read).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import joinedload
+
+from app import clock
+from app.extensions import db
+from app.models import Comment, Notification, NotificationSetting, Post, User
+from app.services import access, follows, jobs, markup
+
+KINDS: dict[str, str] = {
+    "mention": "Someone mentions you",
+    "reply": "Someone replies to your comment",
+    "comment": "New comments on posts you follow",
+    "new_post": "New posts in topics and communities you follow",
+    "status": "Status changes and official responses on ideas you voted for or follow",
+    "accepted": "Your answer is accepted",
+    "moderation": "Staff edit or restore your posts",
+}
+
+
+# --- making notifications -----------------------------------------------------------------
+
+def after_new_post(post: Post) -> None:
+    """Called by posts.create inside its transaction."""
+    jobs.enqueue("notify.new_post", {"post_id": post.id})
+
+
+def after_post_edited(post: Post, editor: User) -> None:
+    """Mentions added by an edit notify too (each person once per post); a staff edit tells
+    the author."""
+    jobs.enqueue("notify.post_edited", {"post_id": post.id, "editor_id": editor.id})
+
+
+def after_comment(comment: Comment) -> None:
+    jobs.enqueue("notify.comment", {"comment_id": comment.id})
+
+
+def after_status_change(post: Post, actor: User, text: str) -> None:
+    jobs.enqueue("notify.status", {"post_id": post.id, "actor_id": actor.id, "text": text[:300]})
+
+
+def after_accepted(comment: Comment, actor: User) -> None:
+    jobs.enqueue("notify.accepted", {"comment_id": comment.id, "actor_id": actor.id})
+
+
+def _mentioned_ids(text: str) -> list[int]:
+    handles = markup.mentioned_handles(text)[:50]
+    if not handles:
+        return []
+    return list(db.session.scalars(select(User.id).where(User.handle.in_(handles))))
+
+
+def _already_notified(post_id: int, kind: str) -> set[int]:
+    return set(db.session.scalars(select(Notification.user_id).where(
+        Notification.post_id == post_id, Notification.kind == kind)))
+
+
+def create(kind: str, recipient_ids, *, actor_id: int | None, post: Post | None = None,
+           comment: Comment | None = None, text: str, exclude: set[int] | None = None) -> list[int]:
+    """Make one notification of `kind` for each recipient who may read the post now and has
+    not turned this kind off; never for the actor. Returns the ids of the people notified.
+    Runs in the caller's transaction."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    ids = {int(i) for i in recipient_ids} - {actor_id} - (exclude or set())
+    if not ids:
+        return []
+    people = list(db.session.scalars(select(User).where(User.id.in_(ids))))
+    off = set(db.session.scalars(select(NotificationSetting.user_id).where(
+        NotificationSetting.kind == kind, NotificationSetting.in_app.is_(False),
+        NotificationSetting.user_id.in_(ids))))
+    emailed = set(db.session.scalars(select(NotificationSetting.user_id).where(
+        NotificationSetting.kind == kind, NotificationSetting.email.is_(True), NotificationSetting.user_id.in_(ids))))
+    made = []
+    now = clock.utcnow()
+    for person in people:
+        if person.is_suspended or person.id in off:
+            continue
+        if post is not None and not access.can_read_post(person, post):
+            continue  # never tell someone about what they may not read
+        db.session.add(Notification(
+            user_id=person.id, kind=kind, actor_id=actor_id, post_id=post.id if post else None,
+            community_id=post.community_id if post else None, comment_id=comment.id if comment else None,
+            text=text[:300], created_at=now))
+        made.append(person.id)
+        if person.id in emailed:
+            _email(person, text, post)
+    return made
+
+
+def _email(person: User, text: str, post: Post | None) -> None:
+    from app.services import accounts, mail
+
+    link = accounts._external_url("posts.show", post_id=post.id) if post else ""
+    mail.send(person.email, text[:120], f"{text}\n\n{link}\n\nChange what we email you under Notifications → Settings.\n")
+
+
+@jobs.handler("notify.new_post")
+def _new_post(payload: dict) -> None:
+    post = db.session.get(Post, payload["post_id"])
+    if post is None or post.deleted_at is not None:
+        return
+    author = post.author.display_name if post.author else "Someone"
+    mentioned = _mentioned_ids(post.body)
+    done = set(create("mention", mentioned, actor_id=post.author_id, post=post,
+                      text=f"{author} mentioned you in “{post.title}”", exclude=_already_notified(post.id, "mention")))
+    audience = set(db.session.scalars(follows.followers("community", post.community_id)))
+    for topic in post.topics:
+        audience |= set(db.session.scalars(follows.followers("topic", topic.id)))
+    create("new_post", audience, actor_id=post.author_id, post=post,
+           text=f"New {post.kind.value} by {author}: “{post.title}”",
+           exclude=done | _already_notified(post.id, "new_post"))
+
+
+@jobs.handler("notify.post_edited")
+def _post_edited(payload: dict) -> None:
+    post = db.session.get(Post, payload["post_id"])
+    if post is None or post.deleted_at is not None:
+        return
+    editor = db.session.get(User, payload["editor_id"])
+    name = editor.display_name if editor else "Someone"
+    create("mention", _mentioned_ids(post.body), actor_id=payload["editor_id"], post=post,
+           text=f"{name} mentioned you in “{post.title}”", exclude=_already_notified(post.id, "mention"))
+    if post.author_id and post.author_id != payload["editor_id"]:
+        create("moderation", [post.author_id], actor_id=payload["editor_id"], post=post,
+               text=f"{name} edited your post “{post.title}”")
+
+
+@jobs.handler("notify.comment")
+def _comment(payload: dict) -> None:
+    comment = db.session.get(Comment, payload["comment_id"])
+    if comment is None or comment.deleted_at is not None:
+        return
+    post = db.session.get(Post, comment.post_id)
+    author = comment.author.display_name if comment.author else "Someone"
+    done = set(create("mention", _mentioned_ids(comment.body), actor_id=comment.author_id, post=post,
+                      comment=comment, text=f"{author} mentioned you in a comment on “{post.title}”"))
+    if comment.parent_id:
+        parent = db.session.get(Comment, comment.parent_id)
+        if parent and parent.author_id:
+            done |= set(create("reply", [parent.author_id], actor_id=comment.author_id, post=post,
+                               comment=comment, text=f"{author} replied to your comment on “{post.title}”",
+                               exclude=done))
+    create("comment", db.session.scalars(follows.followers("post", post.id)), actor_id=comment.author_id,
+           post=post, comment=comment, text=f"{author} commented on “{post.title}”", exclude=done)
+
+
+@jobs.handler("notify.status")
+def _status(payload: dict) -> None:
+    from app.models import Vote
+
+    post = db.session.get(Post, payload["post_id"])
+    if post is None:
+        return
+    voters = set(db.session.scalars(select(Vote.user_id).where(Vote.post_id == post.id)))
+    audience = voters | set(db.session.scalars(follows.followers("post", post.id)))
+    create("status", audience, actor_id=payload["actor_id"], post=post, text=payload["text"])
+
+
+@jobs.handler("notify.accepted")
+def _accepted(payload: dict) -> None:
+    comment = db.session.get(Comment, payload["comment_id"])
+    if comment is None or comment.author_id is None:
+        return
+    post = db.session.get(Post, comment.post_id)
+    create("accepted", [comment.author_id], actor_id=payload["actor_id"], post=post, comment=comment,
+           text=f"Your answer on “{post.title}” was accepted")
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def _visible(user):
+    """Notifications the person may still see: none about posts they can no longer read."""
+    readable_posts = select(Post.id).where(access.readable_posts_clause(user))
+    return and_(Notification.user_id == user.id,
+                or_(Notification.post_id.is_(None), Notification.post_id.in_(readable_posts)))
+
+
+def unread_count(user) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        _visible(user), Notification.read_at.is_(None))) or 0
+
+
+@dataclass
+class NotificationPage:
+    items: list[Notification]
+    next_before: int | None
+
+
+def page(user, *, before: int | None = None, limit: int = 30, unread_only: bool = False) -> NotificationPage:
+    """Newest first, keyset on id. Actor and post are loaded with the rows (constant queries)."""
+    stmt = select(Notification).options(joinedload(Notification.actor)).where(_visible(user))
+    if before:
+        stmt = stmt.where(Notification.id < before)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    rows = list(db.session.scalars(stmt.order_by(Notification.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return NotificationPage(rows, rows[-1].id if more and rows else None)
+
+
+def mark_read(user, ids=None) -> int:
+    """Mark some (ids) or all of the person's notifications read. Returns how many changed."""
+    stmt = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if ids is not None:
+        clean = [int(i) for i in ids if str(i).isdigit()]
+        if not clean:
+            return 0
+        stmt = stmt.where(Notification.id.in_(clean))
+    changed = db.session.execute(stmt.values(read_at=clock.utcnow())).rowcount
+    db.session.commit()
+    return changed
+
+
+def open_notification(user, notification_id: int) -> Notification:
+    """Mark one notification read and return it (for the redirect to its post)."""
+    from app.errors import NotFound
+
+    note = db.session.scalar(select(Notification).where(Notification.id == notification_id, _visible(user)))
+    if note is None:
+        raise NotFound("No such notification.")
+    if note.read_at is None:
+        note.read_at = clock.utcnow()
+        db.session.commit()
+    return note
+
+
+def preferences(user) -> dict[str, dict[str, bool]]:
+    """{kind: {"in_app": bool, "email": bool}} for every kind (defaults: in-app on, email off)."""
+    prefs = {kind: {"in_app": True, "email": False} for kind in KINDS}
+    for row in db.session.scalars(select(NotificationSetting).where(NotificationSetting.user_id == user.id)):
+        if row.kind in prefs:
+            prefs[row.kind] = {"in_app": row.in_app, "email": row.email}
+    return prefs
+
+
+def set_preferences(user, choices: dict[str, dict[str, bool]]) -> None:
+    """Save the person's choices; unknown kinds are ignored."""
+    for kind in KINDS:
+        choice = choices.get(kind, {"in_app": False, "email": False})
+        row = db.session.get(NotificationSetting, (user.id, kind))
+        if row is None:
+            row = NotificationSetting(user_id=user.id, kind=kind)
+            db.session.add(row)
+        row.in_app, row.email = bool(choice.get("in_app")), bool(choice.get("email"))
+    db.session.commit()

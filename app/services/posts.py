@@ -1,0 +1,284 @@
+"""Posts: create, edit (every earlier version kept), soft delete and restore, the community
+page (sort, filter, keyset pagination), the home feed and unread markers.
+
+Lists load in a constant number of queries: the posts with their authors (joined), their
+topics (one IN query), the viewer's votes and read markers (one query each).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import exists, or_, select, tuple_, update
+from sqlalchemy.orm import joinedload, selectinload
+
+from app import clock
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import (Community, Follow, IdeaStatus, Membership, Post, PostKind, PostRead, Revision,
+                        Topic, Vote, post_topics)
+from app.services import access, markup
+
+TITLE_MIN, TITLE_MAX, BODY_MAX = 5, 200, 20_000
+SORTS = ("hot", "new", "top", "active")
+PAGE_SIZE = 20
+_EPOCH = datetime(2024, 1, 1)
+
+
+def hot_score(votes: int, comments: int, created_at: datetime) -> float:
+    """Reddit-style: log of engagement plus a bonus for recency (no decay job needed)."""
+    engagement = max(votes * 2 + comments, 1)
+    return round(math.log10(engagement) + (created_at - _EPOCH).total_seconds() / 45_000, 7)
+
+
+def refresh_hot(post: Post) -> None:
+    post.hot = hot_score(post.vote_count, post.comment_count, post.created_at)
+
+
+# --- validation ---------------------------------------------------------------------------
+
+def _clean(kind: str, title: str, body: str) -> tuple[PostKind, str, str]:
+    errors = {}
+    try:
+        kind = PostKind(kind)
+    except ValueError:
+        errors["kind"] = "Choose idea, question or discussion."
+    title = " ".join((title or "").split())
+    if len(title) < TITLE_MIN:
+        errors["title"] = f"Write a title of at least {TITLE_MIN} characters."
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"Use at most {TITLE_MAX} characters (you wrote {len(title)})."
+    body = (body or "").replace("\r\n", "\n").strip()
+    if len(body) > BODY_MAX:
+        errors["body"] = f"Use at most {BODY_MAX:,} characters (you wrote {len(body):,})."
+    if "\x00" in title or "\x00" in body:
+        errors["body"] = "The text contains a character that cannot be stored."
+    if errors:
+        raise ValidationError(errors)
+    return kind, title, body
+
+
+def _topics(community: Community, topic_ids) -> list[Topic]:
+    ids = set()
+    for raw in topic_ids or ():
+        try:
+            ids.add(int(raw))
+        except (TypeError, ValueError):
+            raise ValidationError({"topics": "Choose topics from the list."}) from None
+    topics = list(db.session.scalars(select(Topic).where(Topic.community_id == community.id, Topic.id.in_(ids)))) if ids else []
+    if len(topics) != len(ids):
+        raise ValidationError({"topics": "Choose topics of this community."})
+    has_topics = db.session.scalar(select(exists().where(Topic.community_id == community.id)))
+    if has_topics and not topics:
+        raise ValidationError({"topics": "File it under at least one topic."})
+    return topics
+
+
+# --- writing ------------------------------------------------------------------------------
+
+def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *, files=()) -> Post:
+    """Post in a community the author may read. Returns the post.
+
+    Raises NotFound (community), ValidationError (fields, topics, attachments). The author
+    follows their post; mentioned people who may read it and followers of its topics and
+    community are notified after the commit (through a job)."""
+    acc = access.community_for(author, slug, "read")
+    kind, title, body = _clean(kind, title, body)
+    topics = _topics(acc.community, topic_ids)
+    now = clock.utcnow()
+    post = Post(community_id=acc.community.id, author_id=author.id, kind=kind, title=title, body=body,
+                body_html=markup.to_html(body, embeds=True), topics=topics, created_at=now,
+                last_activity_at=now, status=IdeaStatus.NEW if kind == PostKind.IDEA else None,
+                vote_count=0, comment_count=0, view_count=0)
+    refresh_hot(post)
+    db.session.add(post)
+    db.session.flush()
+    if files:
+        from app.services import attachments
+
+        attachments.attach(author, files, post=post)
+    from app.services import follows, notifications
+
+    follows.ensure(author, "post", post.id)
+    notifications.after_new_post(post)
+    db.session.commit()
+    return post
+
+
+def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str = "", *, files=()) -> Post:
+    """Change title, body and topics. The previous version is kept as a Revision. A moderator
+    editing someone else's post must give a reason. Raises Forbidden, NotFound, ValidationError."""
+    pacc = access.post_for(actor, post_id, "edit")
+    post = pacc.post
+    _kind, title, body = _clean(post.kind, title, body)
+    topics = _topics(pacc.community.community, topic_ids)
+    reason = (reason or "").strip()
+    if not pacc.is_author and not reason:
+        raise ValidationError({"reason": "Say why you edit someone else's post; the author will see it."})
+    if title == post.title and body == post.body and {t.id for t in topics} == {t.id for t in post.topics} and not files:
+        return post
+    db.session.add(Revision(post_id=post.id, title=post.title, body=post.body, editor_id=actor.id,
+                            reason=reason[:500] or None, created_at=clock.utcnow()))
+    post.title, post.body, post.topics = title, body, topics
+    post.body_html = markup.to_html(body, embeds=True)
+    post.edited_at = clock.utcnow()
+    if files:
+        from app.services import attachments
+
+        attachments.attach(actor, files, post=post)
+    from app.services import notifications
+
+    notifications.after_post_edited(post, actor)
+    db.session.commit()
+    return post
+
+
+def delete(actor, post_id: int) -> Post:
+    """Soft-delete (author or moderators). Nothing is removed; moderators can restore."""
+    post = access.post_for(actor, post_id, "delete").post
+    post.deleted_at, post.deleted_by_id = clock.utcnow(), actor.id
+    db.session.commit()
+    return post
+
+
+def restore(actor, post_id: int) -> Post:
+    """Undo a deletion (moderators only)."""
+    post = access.post_for(actor, post_id, "moderate").post
+    post.deleted_at = post.deleted_by_id = None
+    db.session.commit()
+    return post
+
+
+def revisions(viewer, post_id: int) -> tuple[access.PostAccess, list[Revision]]:
+    """Earlier versions, newest first: for the author and the community's moderators."""
+    pacc = access.post_for(viewer, post_id, "read")
+    if not (pacc.is_author or pacc.can_moderate or pacc.can_respond):
+        from app.errors import Forbidden
+
+        raise Forbidden("Only the author and the community's staff can see earlier versions.")
+    rows = db.session.scalars(select(Revision).options(joinedload(Revision.editor))
+                              .where(Revision.post_id == post_id).order_by(Revision.id.desc()))
+    return pacc, list(rows)
+
+
+def mark_read(viewer, post: Post) -> None:
+    """Remember that the viewer saw the post as it is now (unread markers); counts a view."""
+    row = db.session.get(PostRead, (viewer.id, post.id))
+    now = clock.utcnow()
+    if row is None:
+        db.session.add(PostRead(user_id=viewer.id, post_id=post.id, read_at=now))
+        db.session.execute(update(Post).where(Post.id == post.id).values(view_count=Post.view_count + 1))
+    else:
+        row.read_at = now
+    db.session.commit()
+
+
+# --- reading ------------------------------------------------------------------------------
+
+@dataclass
+class PostRow:
+    post: Post
+    unread: bool
+    voted: bool
+
+
+@dataclass
+class Page:
+    rows: list[PostRow] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def _sort_columns(sort: str):
+    return {"hot": Post.hot, "new": Post.created_at, "top": Post.vote_count,
+            "active": Post.last_activity_at}[sort]
+
+
+def encode_cursor(sort: str, post: Post) -> str:
+    value = getattr(post, {"hot": "hot", "new": "created_at", "top": "vote_count", "active": "last_activity_at"}[sort])
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([sort, value, post.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(sort: str, cursor: str | None):
+    """(value, id) from a cursor made for `sort`; None for no/garbled cursor."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        c_sort, value, post_id = json.loads(raw)
+        if c_sort != sort or not isinstance(post_id, int):
+            return None
+        if sort in ("new", "active"):
+            value = datetime.fromisoformat(value)
+        elif sort == "top":
+            value = int(value)
+        else:
+            value = float(value)
+        return value, post_id
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def _page(viewer, stmt, sort: str, cursor: str | None, limit: int) -> Page:
+    column = _sort_columns(sort)
+    after = decode_cursor(sort, cursor)
+    if after is not None:
+        stmt = stmt.where(tuple_(column, Post.id) < tuple_(*after))
+    stmt = stmt.order_by(column.desc(), Post.id.desc()).limit(limit + 1)
+    posts = list(db.session.scalars(stmt.options(joinedload(Post.author), selectinload(Post.topics))).unique())
+    more = len(posts) > limit
+    posts = posts[:limit]
+    return Page(_rows(viewer, posts), encode_cursor(sort, posts[-1]) if more and posts else None)
+
+
+def _rows(viewer, posts: list[Post]) -> list[PostRow]:
+    ids = [p.id for p in posts]
+    if not ids:
+        return []
+    voted = set(db.session.scalars(select(Vote.post_id).where(Vote.user_id == viewer.id, Vote.post_id.in_(ids))))
+    reads = dict(db.session.execute(select(PostRead.post_id, PostRead.read_at)
+                                    .where(PostRead.user_id == viewer.id, PostRead.post_id.in_(ids))).all())
+    return [PostRow(p, unread=(p.author_id != viewer.id and (p.id not in reads or reads[p.id] < p.last_activity_at)),
+                    voted=p.id in voted) for p in posts]
+
+
+def community_page(viewer, acc: access.CommunityAccess, *, sort: str = "hot", kind: str | None = None,
+                   topic: Topic | None = None, status: str | None = None, cursor: str | None = None,
+                   limit: int = PAGE_SIZE) -> Page:
+    """A page of the community's live posts for a viewer who may read it."""
+    sort = sort if sort in SORTS else "hot"
+    stmt = select(Post).where(Post.community_id == acc.community.id, Post.deleted_at.is_(None))
+    if kind in {k.value for k in PostKind}:
+        stmt = stmt.where(Post.kind == PostKind(kind))
+    if status in {s.value for s in IdeaStatus}:
+        stmt = stmt.where(Post.status == IdeaStatus(status))
+    if topic is not None:
+        stmt = stmt.where(Post.id.in_(select(post_topics.c.post_id).where(post_topics.c.topic_id == topic.id)))
+    return _page(viewer, stmt, sort, cursor, limit)
+
+
+def home_feed(viewer, *, cursor: str | None = None, limit: int = PAGE_SIZE) -> Page:
+    """Recently active posts from the communities the person belongs to or follows, the topics
+    and posts they follow — only what they may read now."""
+    member_of = select(Membership.community_id).where(Membership.user_id == viewer.id)
+    followed_communities = select(Follow.target_id).where(Follow.user_id == viewer.id, Follow.target_type == "community")
+    followed_topics = select(Follow.target_id).where(Follow.user_id == viewer.id, Follow.target_type == "topic")
+    followed_posts = select(Follow.target_id).where(Follow.user_id == viewer.id, Follow.target_type == "post")
+    readable = select(Community.id).where(access.readable_clause(viewer))
+    stmt = select(Post).where(
+        Post.deleted_at.is_(None), Post.community_id.in_(readable),
+        or_(Post.community_id.in_(member_of), Post.community_id.in_(followed_communities),
+            Post.id.in_(followed_posts),
+            Post.id.in_(select(post_topics.c.post_id).where(post_topics.c.topic_id.in_(followed_topics)))))
+    return _page(viewer, stmt, "active", cursor, limit)
+
+
+def touch(post: Post, when: datetime | None = None) -> None:
+    """Mark new activity on a post (comment, status change): moves it up in 'active'."""
+    post.last_activity_at = when or clock.utcnow()
+

@@ -1,0 +1,163 @@
+"""Post pages: write (with preview), read, edit, delete/restore, earlier versions."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import IdeaStatus, PostKind
+from app.services import access, markup, posts
+from app.views.helpers import apply_errors
+
+bp = Blueprint("posts", __name__)
+
+KIND_CHOICES = [
+    SelectChoice("idea", "Idea — propose something; people vote and the organisation answers"),
+    SelectChoice("question", "Question — ask; an answer can be accepted"),
+    SelectChoice("discussion", "Discussion — share news or knowledge, start a conversation"),
+]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class PostForm(FlaskForm):
+    kind = RadioField("What are you posting?", choices=KIND_CHOICES, default="discussion")
+    title = StringField("Title")
+    body = TextAreaField("Text")
+    topics = MultiCheckboxField("Topics", coerce=str, validate_choice=False)
+    files = MultipleFileField("Images or videos (optional)")
+    reason = StringField("Reason for the edit (shown to the author)")
+
+
+def _topic_choices(community) -> list[SelectChoice]:
+    return [SelectChoice(str(t.id), t.name) for t in community.topics]
+
+
+def _files(form: PostForm) -> list:
+    return [f for f in (form.files.data or []) if getattr(f, "filename", "")]
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every post page needs a signed-in person."""
+
+
+@bp.route("/c/<slug>/new", methods=["GET", "POST"])
+def create(slug: str):
+    acc = access.community_for(current_user, slug, "read")
+    form = PostForm()
+    form.topics.choices = _topic_choices(acc.community)
+    if request.method == "GET":
+        if request.args.get("kind") in {k.value for k in PostKind}:
+            form.kind.data = request.args["kind"]
+        if request.args.get("topic"):
+            form.topics.data = [request.args["topic"]]
+        if request.args.get("title"):
+            form.title.data = request.args["title"][:200]
+    preview = None
+    if form.validate_on_submit():
+        if "preview" in request.form:
+            preview = markup.to_html(form.body.data, embeds=True)
+        else:
+            try:
+                post = posts.create(current_user, slug, form.kind.data, form.title.data, form.body.data,
+                                    form.topics.data, files=_files(form))
+            except ValidationError as exc:
+                db.session.rollback()
+                apply_errors(form, exc)
+            else:
+                flash("Posted.", "success")
+                return redirect(url_for("posts.show", post_id=post.id))
+    status = 400 if (form.errors or form.form_errors) else 200
+    return render_template("posts/form.html", acc=acc, form=form, post=None, preview=preview), status
+
+
+@bp.get("/p/<int:post_id>")
+def show(post_id: int):
+    g.kring_write = True  # opening a post records the read marker
+    pacc = access.post_for(current_user, post_id, "read")
+    post = pacc.post
+    if post.status == IdeaStatus.DUPLICATE and post.duplicate_of_id and not pacc.can_moderate:
+        flash("This idea was merged into another one; its votes and followers moved there.", "info")
+        return redirect(url_for("posts.show", post_id=post.duplicate_of_id), 301)
+    view = post_view(current_user, pacc)
+    posts.mark_read(current_user, post)
+    return render_template("posts/show.html", pacc=access.post_for(current_user, post_id, "read"), **view)
+
+
+def post_view(viewer, pacc: access.PostAccess) -> dict:
+    """Everything the post page shows besides the post itself, in a constant number of queries.
+    Features add their parts here (comments, idea status, attachments, follow state)."""
+    from app.services import attachments, comments, follows, ideas
+
+    post = pacc.post
+    return {
+        "thread": comments.thread(viewer, pacc),
+        "idea": ideas.panel(viewer, pacc) if post.kind == PostKind.IDEA else None,
+        "files": attachments.for_post(post),
+        "following": follows.is_following(viewer, "post", post.id),
+    }
+
+
+@bp.route("/p/<int:post_id>/edit", methods=["GET", "POST"])
+def edit(post_id: int):
+    pacc = access.post_for(current_user, post_id, "edit")
+    post = pacc.post
+    form = PostForm(obj=post)
+    form.topics.choices = _topic_choices(pacc.community.community)
+    if request.method == "GET":
+        form.topics.data = [str(t.id) for t in post.topics]
+        form.kind.data = post.kind.value
+    preview = None
+    if form.validate_on_submit():
+        if "preview" in request.form:
+            preview = markup.to_html(form.body.data, embeds=True)
+        else:
+            try:
+                posts.edit(current_user, post_id, form.title.data, form.body.data, form.topics.data,
+                           form.reason.data or "", files=_files(form))
+            except ValidationError as exc:
+                db.session.rollback()
+                apply_errors(form, exc)
+            else:
+                flash("Saved. The earlier version is kept.", "success")
+                return redirect(url_for("posts.show", post_id=post_id))
+    status = 400 if (form.errors or form.form_errors) else 200
+    return render_template("posts/form.html", acc=pacc.community, form=form, post=post, pacc=pacc,
+                           preview=preview), status
+
+
+@bp.post("/p/<int:post_id>/delete")
+def delete(post_id: int):
+    post = posts.delete(current_user, post_id)
+    flash("The post was deleted. Moderators can restore it.", "success")
+    return redirect(url_for("communities.show", slug=post.community.slug))
+
+
+@bp.post("/p/<int:post_id>/restore")
+def restore(post_id: int):
+    posts.restore(current_user, post_id)
+    flash("The post was restored.", "success")
+    return redirect(url_for("posts.show", post_id=post_id))
+
+
+@bp.get("/p/<int:post_id>/revisions")
+def revisions(post_id: int):
+    pacc, rows = posts.revisions(current_user, post_id)
+    return render_template("posts/revisions.html", pacc=pacc, post=pacc.post, revisions=rows)
+
+
+@bp.get("/feed")
+def feed():
+    """The home feed as its own page (the start page shows its first page too)."""
+    page = posts.home_feed(current_user, cursor=request.args.get("cursor"))
+    return render_template("posts/feed.html", page=page)

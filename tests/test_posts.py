@@ -1,0 +1,215 @@
+"""Posts: writing rules, revisions, soft delete, the community page (sort, filter, keyset
+pagination, unread markers), the home feed, and constant query counts."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app import clock
+from app.errors import Forbidden, NotFound, ValidationError
+from app.extensions import db
+from app.models import Community, Post, Revision, Topic, User
+from app.services import access, jobs, posts
+from tests.conftest import post as post_form
+
+
+def _u(user):
+    return db.session.get(User, user.id)
+
+
+def _topic(community, name="Returns"):
+    return db.session.scalar(select(Topic).where(Topic.community_id == community.id, Topic.name == name))
+
+
+@pytest.fixture
+def world(ctx, make):
+    manager = make.user("employee", is_global_manager=True)
+    community = make.community("open", manager=manager, topics=("Returns", "Packaging"))
+    member = make.user("customer")
+    make.member(community, member)
+    return {"manager": _u(manager), "community": db.session.get(Community, community.id), "member": _u(member)}
+
+
+def test_create_renders_sanitised_html_and_files_under_topics(world):
+    c = world["community"]
+    p = posts.create(world["member"], c.slug, "idea", "  Free   returns  ", "**Please** <script>x()</script>",
+                     [_topic(c).id])
+    assert p.title == "Free returns" and p.status == "new"
+    assert "<strong>Please</strong>" in p.body_html and "script" not in p.body_html
+    assert [t.name for t in p.topics] == ["Returns"]
+
+
+@pytest.mark.parametrize("kind,title,body,topics,field", [
+    ("idea", "Hi", "", "ok", "title"),
+    ("idea", "x" * 201, "", "ok", "title"),
+    ("idea", "Valid title", "b" * 20_001, "ok", "body"),
+    ("poll", "Valid title", "", "ok", "kind"),
+    ("idea", "Valid title", "", "none", "topics"),
+    ("idea", "Valid title", "", "foreign", "topics"),
+    ("idea", "Valid title", "", "garbage", "topics"),
+])
+def test_bad_posts_get_field_errors(world, make, kind, title, body, topics, field):
+    c = world["community"]
+    other = make.community("open", topics=("Elsewhere",))
+    topic_ids = {"ok": [_topic(c).id], "none": [], "garbage": ["abc"],
+                 "foreign": [db.session.scalar(select(Topic.id).where(Topic.community_id == other.id))]}[topics]
+    with pytest.raises(ValidationError) as err:
+        posts.create(world["member"], c.slug, kind, title, body, topic_ids)
+    assert field in err.value.errors
+
+
+def test_cannot_post_where_one_cannot_read(world, make):
+    internal = make.community("internal", topics=("X",))
+    with pytest.raises(NotFound):
+        posts.create(world["member"], internal.slug, "idea", "Sneaky idea", "", [])
+
+
+def test_edit_keeps_every_earlier_version(world):
+    c = world["community"]
+    p = posts.create(world["member"], c.slug, "discussion", "First title", "one", [_topic(c).id])
+    posts.edit(world["member"], p.id, "Second title", "two", [_topic(c).id])
+    posts.edit(world["member"], p.id, "Third title", "three", [_topic(c, "Packaging").id])
+    versions = db.session.scalars(select(Revision).where(Revision.post_id == p.id).order_by(Revision.id)).all()
+    assert [(v.title, v.body) for v in versions] == [("First title", "one"), ("Second title", "two")]
+    assert db.session.get(Post, p.id).edited_at is not None
+    _pacc, listed = posts.revisions(world["member"], p.id)
+    assert [r.title for r in listed] == ["Second title", "First title"]
+
+
+def test_only_author_and_moderators_edit_and_moderators_give_a_reason(world, make):
+    c = world["community"]
+    p = posts.create(world["member"], c.slug, "discussion", "Mine to edit", "", [_topic(c).id])
+    stranger = _u(make.user("employee"))
+    with pytest.raises(Forbidden):
+        posts.edit(stranger, p.id, "Hijacked title", "", [_topic(c).id])
+    with pytest.raises(Forbidden):
+        posts.revisions(stranger, p.id)
+    with pytest.raises(ValidationError) as err:
+        posts.edit(world["manager"], p.id, "Moderated title", "", [_topic(c).id])
+    assert "reason" in err.value.errors
+    posts.edit(world["manager"], p.id, "Moderated title", "", [_topic(c).id], reason="Removed a phone number")
+    assert db.session.get(Post, p.id).title == "Moderated title"
+
+
+def test_soft_delete_and_restore(world, make):
+    c = world["community"]
+    p = posts.create(world["member"], c.slug, "question", "Where is my parcel?", "", [_topic(c).id])
+    reader = _u(make.user("employee"))
+    posts.delete(world["member"], p.id)
+    assert db.session.get(Post, p.id) is not None  # nothing is removed
+    with pytest.raises(NotFound):
+        access.post_for(reader, p.id)
+    assert access.post_for(world["member"], p.id).post.is_deleted  # the author still sees it
+    with pytest.raises(Forbidden):
+        posts.restore(world["member"], p.id)
+    posts.restore(world["manager"], p.id)
+    assert access.post_for(reader, p.id).post.deleted_at is None
+
+
+def _seed(world, n, start=datetime(2026, 3, 1)):
+    c = world["community"]
+    made = []
+    for i in range(n):
+        clock.set_now(start + timedelta(minutes=i))
+        made.append(posts.create(world["member"], c.slug, ["idea", "question", "discussion"][i % 3],
+                                 f"Post number {i:03d}", "", [_topic(c).id if i % 2 else _topic(c, "Packaging").id]))
+    clock.reset()
+    return made
+
+
+def test_keyset_pages_cover_every_post_once_in_order(world):
+    made = _seed(world, 45)
+    acc = access.access_to(world["member"], world["community"])
+    for sort in posts.SORTS:
+        seen, cursor = [], None
+        while True:
+            page = posts.community_page(world["member"], acc, sort=sort, cursor=cursor, limit=10)
+            seen += [r.post.id for r in page.rows]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        assert sorted(seen) == sorted(p.id for p in made), sort
+        assert len(seen) == len(set(seen)), sort
+    newest = posts.community_page(world["member"], acc, sort="new", limit=3).rows
+    assert [r.post.title for r in newest] == ["Post number 044", "Post number 043", "Post number 042"]
+
+
+def test_filters_and_garbage_cursor(world):
+    _seed(world, 12)
+    acc = access.access_to(world["member"], world["community"])
+    ideas = posts.community_page(world["member"], acc, kind="idea").rows
+    assert ideas and all(r.post.kind == "idea" for r in ideas)
+    topic = _topic(world["community"], "Packaging")
+    in_topic = posts.community_page(world["member"], acc, topic=topic).rows
+    assert len(in_topic) == 6 and all(topic in r.post.topics for r in in_topic)
+    assert len(posts.community_page(world["member"], acc, status="planned").rows) == 0
+    assert posts.community_page(world["member"], acc, cursor="!!garbage!!").rows  # first page
+
+
+def test_unread_markers(world, make):
+    c = world["community"]
+    p = posts.create(world["member"], c.slug, "question", "Unread question", "", [_topic(c).id])
+    reader = _u(make.user("employee"))
+    acc = access.access_to(reader, c)
+    assert posts.community_page(reader, acc).rows[0].unread
+    posts.mark_read(reader, db.session.get(Post, p.id))
+    assert not posts.community_page(reader, acc).rows[0].unread
+    assert not posts.community_page(world["member"], access.access_to(world["member"], c)).rows[0].unread  # own post
+
+
+def test_home_feed_follows_membership_and_follows_and_access(world, make):
+    from app.services import follows
+
+    c = world["community"]
+    elsewhere = make.community("open", topics=("Other",))
+    secret = make.community("private", topics=("Hidden",))
+    mine = posts.create(world["member"], c.slug, "idea", "In my community", "", [_topic(c).id])
+    other_staff = _u(make.user("employee", is_global_manager=True))
+    followed = posts.create(other_staff, elsewhere.slug, "discussion", "Followed elsewhere", "",
+                            [db.session.scalar(select(Topic.id).where(Topic.community_id == elsewhere.id))])
+    posts.create(other_staff, elsewhere.slug, "discussion", "Not followed", "",
+                 [db.session.scalar(select(Topic.id).where(Topic.community_id == elsewhere.id))])
+    posts.create(other_staff, secret.slug, "discussion", "Secret stuff", "",
+                 [db.session.scalar(select(Topic.id).where(Topic.community_id == secret.id))])
+    follows.follow(world["member"], "post", followed.id)
+    titles = [r.post.title for r in posts.home_feed(world["member"]).rows]
+    assert titles == ["Followed elsewhere", "In my community"]  # newest activity first
+    assert mine.title == "In my community"
+
+
+def test_new_post_notifies_followers_who_may_read_it(world, make):
+    from app.models import Notification
+    from app.services import follows
+
+    c = world["community"]
+    follower = _u(make.user("employee"))
+    follows.follow(follower, "topic", _topic(c).id)
+    posts.create(world["member"], c.slug, "idea", "Notify the followers", "hello @" + follower.handle, [_topic(c).id])
+    jobs.drain()
+    kinds = [n.kind for n in db.session.scalars(select(Notification).where(Notification.user_id == follower.id))]
+    assert kinds == ["mention"]  # one notification, the most specific
+
+
+# --- pages --------------------------------------------------------------------------------
+
+def test_new_post_page_posts_and_shows(app, make, login_as):
+    manager = make.user("employee", is_global_manager=True)
+    c = make.community("open", manager=manager, topics=("Returns",))
+    client = login_as(make.user("customer"))
+    with app.app_context():
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == c.id))
+    assert client.get(f"/c/{c.slug}/new?kind=idea").status_code == 200
+    resp = post_form(client, f"/c/{c.slug}/new", {"kind": "idea", "title": "x", "body": "", "topics": [str(topic_id)]})
+    assert resp.status_code == 400 and "at least 5 characters" in resp.get_data(as_text=True)
+    resp = post_form(client, f"/c/{c.slug}/new", {"kind": "idea", "title": "Preview me", "body": "*hi*",
+                                                   "topics": [str(topic_id)], "preview": "1"})
+    assert resp.status_code == 200 and "<em>hi</em>" in resp.get_data(as_text=True)
+    resp = post_form(client, f"/c/{c.slug}/new", {"kind": "idea", "title": "Bigger tents",
+                                                   "body": "Please make **bigger** tents", "topics": [str(topic_id)]},
+                     follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert "Bigger tents" in html and "<strong>bigger</strong>" in html
+    listing = client.get(f"/c/{c.slug}?sort=new").get_data(as_text=True)
+    assert "Bigger tents" in listing
