@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -103,6 +103,30 @@ def _unique_handle(display_name: str) -> str:
 
 # --- creating accounts --------------------------------------------------------------------
 
+def _check_new_account(email: str, password: str, display_name: str) -> tuple[str, str]:
+    """Return (normalised email, cleaned name); raise one ValidationError with a message for
+    every bad field, so a form can show them all at once."""
+    errors: dict[str, str] = {}
+    try:
+        email = normalize_email(email)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    else:
+        if db.session.scalar(select(User.id).where(func.lower(User.email) == email)):
+            errors["email"] = "An account with this email address already exists."
+    try:
+        display_name = clean_display_name(display_name)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    try:
+        check_password_strength(password, email=email or "", name=display_name or "")
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    return email, display_name
+
+
 def create_user(email: str, password: str, display_name: str, kind: UserKind | str, *,
                 verified: bool = True, department: Department | None = None,
                 job_title: str | None = None, organisation: str | None = None,
@@ -110,14 +134,11 @@ def create_user(email: str, password: str, display_name: str, kind: UserKind | s
                 commit: bool = True) -> User:
     """Create an account (no domain rules: used by invitations, the CLI and demo data).
 
-    Raises ValidationError for a bad or taken email, weak password or empty name.
+    Raises ValidationError for a bad or taken email, weak password or empty name (naming
+    every bad field at once).
     """
-    email = normalize_email(email)
-    display_name = clean_display_name(display_name)
-    check_password_strength(password, email=email, name=display_name)
+    email, display_name = _check_new_account(email, password, display_name)
     kind = UserKind(kind)
-    if db.session.scalar(select(User.id).where(func.lower(User.email) == email)):
-        raise ValidationError({"email": "An account with this email address already exists."})
     if is_global_manager and kind != UserKind.EMPLOYEE:
         raise ValidationError({"kind": "Only employees can be on the social team."})
     user = User(
@@ -139,28 +160,48 @@ def create_user(email: str, password: str, display_name: str, kind: UserKind | s
 def register(email: str, password: str, display_name: str) -> User:
     """Self sign-up. Employees need an address on a company domain; customers may sign up
     only when an admin turned open sign-up on. The account must confirm its email before it
-    can sign in (a verification mail is sent). Raises ValidationError."""
-    email = normalize_email(email)
-    if employee_domain(email):
-        kind = UserKind.EMPLOYEE
-    elif settings.get("open_signup"):
-        kind = UserKind.CUSTOMER
-    else:
-        domains = ", ".join("@" + d for d in current_app.config["KRING_EMPLOYEE_DOMAINS"])
-        raise ValidationError({"email": (
-            f"Employees sign up with their company address ({domains}). Customers and partners "
-            "join through an invitation from a community manager.")})
+    can sign in (a verification mail is sent). Raises ValidationError (every bad field)."""
+    errors: dict[str, str] = {}
+    kind = None
+    try:
+        address = normalize_email(email)
+    except ValidationError:
+        address = None  # _check_new_account names it below
+    if address is not None:
+        if employee_domain(address):
+            kind = UserKind.EMPLOYEE
+        elif settings.get("open_signup"):
+            kind = UserKind.CUSTOMER
+        else:
+            domains = ", ".join("@" + d for d in current_app.config["KRING_EMPLOYEE_DOMAINS"])
+            errors["email"] = (
+                f"Employees sign up with their company address ({domains}). Customers and partners "
+                "join through an invitation from a community manager.")
+    try:
+        _check_new_account(email, password, display_name)
+    except ValidationError as exc:
+        errors.update(exc.errors)  # "already exists" is the more useful answer for a taken address
+    if errors or kind is None:
+        raise ValidationError(errors)
     user = create_user(email, password, display_name, kind, verified=False, commit=False)
     _send_verification(user)
     db.session.commit()
     return user
 
 
+class _ClockSigner(TimestampSigner):
+    """Stamps and ages tokens with app.clock, so expiry follows the one source of "now"
+    (and tests can move time with clock.set_now instead of sleeping)."""
+
+    def get_timestamp(self) -> int:
+        return int(clock.utcnow().replace(tzinfo=UTC).timestamp())
+
+
 def _serializer(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt, signer=_ClockSigner)
 
 
-def _external_url(endpoint: str, **values) -> str:
+def external_url(endpoint: str, **values) -> str:
     """An absolute link for a mail, always on KRING_BASE_URL.
 
     Never built from the request's Host header: a forged Host on "forgot password" would
@@ -171,12 +212,15 @@ def _external_url(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+_external_url = external_url  # the older private name
+
+
 def verification_token(user: User) -> str:
     return _serializer("verify-email").dumps({"uid": user.id, "email": user.email})
 
 
 def _send_verification(user: User) -> None:
-    link = _external_url("auth.verify_email", token=verification_token(user))
+    link = external_url("auth.verify_email", token=verification_token(user))
     mail.send(user.email, "Confirm your email address",
               f"Hello {user.display_name},\n\nConfirm your address to start using "
               f"{current_app.config['KRING_SITE_NAME']}:\n\n{link}\n\n"
@@ -281,7 +325,7 @@ def request_password_reset(email: str) -> None:
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         return
-    link = _external_url("auth.reset_password", token=reset_token(user))
+    link = external_url("auth.reset_password", token=reset_token(user))
     minutes = current_app.config["PASSWORD_RESET_SECONDS"] // 60
     mail.send(user.email, "Reset your password",
               f"Hello {user.display_name},\n\nSomeone asked to reset the password of your account. "

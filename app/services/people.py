@@ -6,13 +6,12 @@ and raises ValidationError({field: message}) for bad input before changing anyth
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -211,9 +210,11 @@ def remove_avatar(user: User) -> User:
 
 def communities_of(viewer, person: User) -> list[Community]:
     """The communities `person` is a member of that `viewer` may read, by name."""
+    # An alias, so the membership subquery in readable_clause does not correlate to this one.
+    theirs = aliased(Membership)
     return list(db.session.scalars(
-        select(Community).join(Membership, Membership.community_id == Community.id)
-        .where(Membership.user_id == person.id, access.readable_clause(viewer))
+        select(Community).join(theirs, theirs.community_id == Community.id)
+        .where(theirs.user_id == person.id, access.readable_clause(viewer))
         .order_by(Community.name)))
 
 

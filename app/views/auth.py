@@ -1,41 +1,368 @@
-"""Sign up, sign in, sign out, email confirmation, password reset, account, invitations."""
+"""Sign up, sign in, sign out, email confirmation, password reset, account, invitations.
+
+Sessions: every sign-in starts from an empty session (`session.clear()` before `login_user`),
+so nothing a visitor had in it survives into the signed-in session. The Flask-Login id is
+"<id>:<session_version>"; the services bump the version on password change and "sign out
+everywhere", which ends every other session and remember cookie, and these views sign the
+current browser in again where the person should stay signed in.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import EqualTo
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.errors import ValidationError
+from app.extensions import db, limiter
+from app.models import MemberRole, User, Visibility
+from app.services import access, accounts, communities, invitations, settings
+from app.setup import safe_next
+from app.views.helpers import apply_errors
 
 bp = Blueprint("auth", __name__)
 
+MISMATCH = "The two passwords do not match."
+
+
+def _limited(config_key: str):
+    """Rate-limit the POSTs of a view with the limit string in app.config[config_key]."""
+    return limiter.limit(lambda: current_app.config[config_key], methods=["POST"])
+
+
+# --- forms --------------------------------------------------------------------------------
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email address")
+    password = PasswordField("Password")
+    remember = BooleanField("Keep me signed in")
+
+
+class SignUpForm(FlaskForm):
+    display_name = StringField("Your name")
+    email = EmailField("Email address")
+    password = PasswordField("Password")
+    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", message=MISMATCH)])
+
+
+class EmailForm(FlaskForm):
+    email = EmailField("Email address")
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField("New password")
+    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", message=MISMATCH)])
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password")
+    password = PasswordField("New password")
+    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", message=MISMATCH)])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Their email address")
+    kind = RadioField("Invite them as", choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")],
+                      default="customer", invalid_choice_message="Choose customer or partner.")
+    communities = SelectMultipleField(
+        "Communities they join", choices=[], coerce=str, widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(), invalid_choice_message="Choose among the communities you manage.")
+    note = TextAreaField("Personal note (optional)")
+
+
+class AcceptForm(FlaskForm):
+    display_name = StringField("Your name")
+    password = PasswordField("Choose a password")
+    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", message=MISMATCH)])
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _status(form: FlaskForm) -> int:
+    return 400 if form.errors or form.form_errors else 200
+
+
+def _home() -> str:
+    return url_for("main.home")
+
+
+def _sign_in(user: User, *, remember: bool = False, record: bool = True) -> bool:
+    """Start a fresh session for `user`. False when the account may not sign in (suspended)."""
+    session.clear()
+    if not login_user(user, remember=remember):
+        return False
+    if record:
+        accounts.record_sign_in(user)
+    return True
+
+
+def _sign_out() -> None:
+    # Clear first: logout_user() leaves the "forget the remember cookie" mark in the session.
+    session.clear()
+    logout_user()
+
+
+def _no_store(body, status: int = 200):
+    """A response that holds a secret link or token: never cached."""
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- signing in and out -------------------------------------------------------------------
 
 @bp.route("/signin", methods=["GET", "POST"])
+@_limited("RATELIMIT_SIGNIN")
 def signin():
-    return "sign in"
-
-
-@bp.route("/signup", methods=["GET", "POST"])
-def signup():
-    return "sign up"
+    target = request.values.get("next")
+    next_url = safe_next(target, _home())
+    if current_user.is_authenticated:
+        return redirect(next_url)
+    form = SignInForm()
+    unverified_email = None
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data)
+        except accounts.EmailNotVerified as exc:
+            unverified_email = exc.user.email
+            form.form_errors.append(exc.message)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            _sign_in(user, remember=bool(form.remember.data))
+            flash(f"Welcome back, {user.display_name}.", "success")
+            return redirect(next_url)
+    keep_next = target if target and next_url == target else None
+    return render_template("auth/signin.html", form=form, next=keep_next,
+                           unverified_email=unverified_email), _status(form)
 
 
 @bp.post("/signout")
 def signout():
-    return "signed out"
+    _sign_out()
+    flash("You are signed out.", "info")
+    return redirect(safe_next(request.form.get("next"), _home()))
+
+
+# --- signing up and confirming the address ------------------------------------------------
+
+@bp.route("/signup", methods=["GET", "POST"])
+@_limited("RATELIMIT_SIGNUP")
+def signup():
+    if current_user.is_authenticated:
+        return redirect(_home())
+    form = SignUpForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.register(form.email.data, form.password.data, form.display_name.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return render_template("auth/check_email.html", email=user.email)
+    return render_template("auth/signup.html", form=form, open_signup=bool(settings.get("open_signup")),
+                           domains=current_app.config["KRING_EMPLOYEE_DOMAINS"]), _status(form)
 
 
 @bp.get("/verify/<token>")
-def verify_email(token):
-    return "verify"
+def verify_email(token: str):
+    g.kring_write = True  # this GET writes (the confirmation): take the write lock at BEGIN
+    user, newly = accounts.verify_email(token)
+    if current_user.is_authenticated and current_user.id == user.id:
+        flash("Your email address is confirmed.", "success")
+        return redirect(_home())
+    if newly and _sign_in(user):
+        flash(f"Your email address is confirmed. Welcome, {user.display_name}!", "success")
+        return redirect(_home())
+    flash("Your email address is confirmed. Sign in to continue.", "info")
+    return redirect(url_for("auth.signin"))
+
+
+@bp.post("/verify/resend")
+@_limited("RATELIMIT_RESET")
+def resend_verification():
+    accounts.request_verification_email(request.form.get("email", ""))
+    flash("If this address belongs to an account that still needs confirming, we sent it a new "
+          "link. Check your inbox (and the spam folder).", "info")
+    return redirect(url_for("auth.signin"))
+
+
+# --- forgotten passwords ------------------------------------------------------------------
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@_limited("RATELIMIT_RESET")
+def forgot_password():
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            email = accounts.normalize_email(form.email.data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            accounts.request_password_reset(email)
+            return render_template("auth/forgot_sent.html", email=email)
+    return render_template("auth/forgot.html", form=form), _status(form)
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
-def reset_password(token):
-    return "reset"
+def reset_password(token: str):
+    user = accounts.user_for_reset_token(token)  # Gone: the friendly 410 page
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.reset_password(token, form.password.data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            if _sign_in(user):
+                flash("Your password is changed and you are signed in. Other devices were signed out.", "success")
+                return redirect(_home())
+            flash("Your password is changed. Sign in with it.", "info")
+            return redirect(url_for("auth.signin"))
+    return _no_store(render_template("auth/reset.html", form=form, user=user), _status(form))
 
+
+# --- the account page ---------------------------------------------------------------------
 
 @bp.route("/account", methods=["GET", "POST"])
+@login_required
 def account():
-    return "account"
+    form = PasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
+        try:
+            accounts.change_password(user, form.current_password.data, form.password.data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            # The new session version ended every session: sign this browser in again (with a
+            # new remember cookie if it had one); the others stay signed out.
+            _sign_in(user, remember=remembered, record=False)
+            flash("Your password is changed. You were signed out on your other devices.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form), _status(form)
 
 
-@bp.route("/invitations", methods=["GET", "POST"])
-def invitations():
-    return "invitations"
+@bp.post("/account/signout-everywhere")
+@login_required
+def signout_everywhere():
+    accounts.sign_out_everywhere(current_user._get_current_object())
+    _sign_out()
+    flash("You are signed out on every device, this one included.", "info")
+    return redirect(_home())
+
+
+# --- invitations --------------------------------------------------------------------------
+
+def _invitable_communities(viewer: User):
+    """Communities the viewer may invite outsiders into: the ones they manage (staff: all),
+    never internal ones."""
+    return [card.community for card in communities.list_for(viewer)
+            if card.community.visibility != Visibility.INTERNAL
+            and (viewer.is_staff or (card.membership is not None and card.membership.role == MemberRole.MANAGER))]
+
+
+def _invite_form(choices: list, *, fresh: bool = False) -> InviteForm:
+    form = InviteForm(formdata=None) if fresh else InviteForm()
+    form.communities.choices = [SelectChoice(c.slug, c.name) for c in choices]
+    return form
+
+
+@bp.route("/invitations", methods=["GET", "POST"], endpoint="invitations")
+@login_required
+def manage_invitations():
+    if not access.can_invite_externals(current_user):
+        abort(403)
+    choices = _invitable_communities(current_user)
+    form = _invite_form(choices)
+    created = None
+    if form.validate_on_submit():
+        try:
+            invitation, token = invitations.create(current_user, form.email.data, form.kind.data,
+                                                   form.communities.data or [], form.note.data or "")
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            # The link is shown once, here (only its hash is stored), so a manager can pass it on.
+            created = {"invitation": invitation,
+                       "link": accounts.external_url("auth.accept_invitation", token=token)}
+            form = _invite_form(choices, fresh=True)
+    return _no_store(render_template(
+        "auth/invitations.html", form=form, created=created, choices={c.slug: c for c in choices},
+        sent=invitations.sent_by(current_user), days=current_app.config["INVITATION_DAYS"]), _status(form))
+
+
+@bp.post("/invitations/<int:invitation_id>/revoke")
+@login_required
+def revoke_invitation(invitation_id: int):
+    if not access.can_invite_externals(current_user):
+        abort(403)
+    invitations.revoke(current_user, invitation_id)
+    flash("Invitation revoked: its link no longer works.", "success")
+    return redirect(url_for("auth.invitations"))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    invitation = invitations.for_token(token)  # NotFound -> 404 page, Gone -> 410 page
+    if current_user.is_authenticated:
+        if current_user.email != invitation.email:
+            return _no_store(render_template("auth/invitation.html", invitation=invitation, form=None,
+                                             other_account=True))
+        if request.method == "POST":
+            return _accept_as(token)
+        return _no_store(render_template("auth/invitation.html", invitation=invitation, form=None))
+    form = AcceptForm()
+    if form.validate_on_submit():
+        try:
+            user = invitations.accept(token, form.display_name.data, form.password.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            _sign_in(user)
+            flash(f"Welcome to {current_app.config['KRING_SITE_NAME']}, {user.display_name}!"
+                  + _joined(invitation), "success")
+            return redirect(_home())
+    return _no_store(render_template("auth/invitation.html", invitation=invitation, form=form), _status(form))
+
+
+def _accept_as(token: str):
+    try:
+        invitation = invitations.accept_as(current_user._get_current_object(), token)
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("auth.accept_invitation", token=token))
+    flash("Invitation accepted." + _joined(invitation), "success")
+    return redirect(_home())
+
+
+def _joined(invitation) -> str:
+    names = [c.name for c in invitation.communities]
+    return f" You joined {', '.join(names)}." if names else ""

@@ -30,7 +30,7 @@ class ProfileForm(FlaskForm):
 
 
 class AvatarForm(FlaskForm):
-    avatar = FileField("New picture")
+    avatar = FileField("New picture", render_kw={"accept": "image/jpeg,image/png,image/gif,image/webp"})
 
 
 class EmptyForm(FlaskForm):
@@ -95,7 +95,7 @@ def _profile_form(*, submitted: bool) -> ProfileForm:
 
 def _render_edit(form: ProfileForm, avatar_form: AvatarForm, status: int = 200):
     return render_template("people/edit.html", form=form, avatar_form=avatar_form,
-                           remove_form=EmptyForm(formdata=None), limits=people), status
+                           limits=people), status
 
 
 @bp.route("/profile", methods=["GET", "POST"])
