@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event, select
 from werkzeug.exceptions import HTTPException
@@ -157,12 +157,12 @@ def register_errors(app: Flask) -> None:
             413: "That upload is larger than this site accepts.",
             429: "Too many attempts. Wait a moment and try again.",
         }
-        resp = render(exc.code or 500, titles.get(exc.code, "Error"),
-                      messages.get(exc.code, exc.description or ""))
+        body, status = render(exc.code or 500, titles.get(exc.code, "Error"),
+                              messages.get(exc.code, exc.description or ""))
+        response = make_response(body, status)
         if exc.code == 429:
-            retry = getattr(exc, "retry_after", None) or 60
-            resp[0].headers["Retry-After"] = str(int(retry))
-        return resp
+            response.headers["Retry-After"] = str(int(getattr(exc, "retry_after", None) or 60))
+        return response
 
     @app.errorhandler(Exception)
     def _crash(exc):

@@ -144,7 +144,7 @@ class Factory:
         with _context(self.app):
             user = accounts.create_user(email, PASSWORD, name, kind, verified=verified,
                                         is_admin=is_admin, is_global_manager=is_global_manager,
-                                        **extra)
+                                        department=department, **extra)
             return self._done(user)
 
     def admin(self, **kw):
