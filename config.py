@@ -65,7 +65,7 @@ class Config:
     # Accounts
     KRING_EMPLOYEE_DOMAINS = _list("KRING_EMPLOYEE_DOMAINS", "acme.example")
     KRING_SITE_NAME = os.environ.get("KRING_SITE_NAME", "Kring")
-    KRING_BASE_URL = os.environ.get("KRING_BASE_URL", "http://127.0.0.1:5000")
+    KRING_BASE_URL = os.environ.get("KRING_BASE_URL") or _default_origins().split(",")[0]
     INVITATION_DAYS = int(os.environ.get("KRING_INVITATION_DAYS", "14"))
     PASSWORD_RESET_SECONDS = int(os.environ.get("KRING_PASSWORD_RESET_SECONDS", "3600"))
     EMAIL_VERIFY_SECONDS = int(os.environ.get("KRING_EMAIL_VERIFY_SECONDS", str(3 * 86400)))

@@ -232,21 +232,26 @@ def _purge_done_job(payload: dict) -> None:
 
 
 def work_forever(app: Flask, stop: threading.Event, *, poll: float | None = None) -> None:
-    """The worker loop: tick, run due jobs, sleep. Errors are logged, never fatal."""
+    """The worker loop: tick, run due jobs, sleep. Errors are logged (a repeated error once,
+    until a round succeeds again), never fatal."""
     poll = poll if poll is not None else app.config["JOB_POLL_SECONDS"]
+    last_error = None
     while not stop.is_set():
         ran = 0
         try:
             with app.app_context():
                 tick()
                 ran = run_due()
-        except Exception:  # noqa: BLE001 - the loop must survive a bad moment (db restart)
-            log.exception("background worker round failed")
+            last_error = None
+        except Exception as exc:  # noqa: BLE001 - the loop must survive a bad moment (db restart)
+            if repr(exc) != last_error:
+                log.exception("background worker round failed (repeats are not logged again)")
+            last_error = repr(exc)
         finally:
             with app.app_context():
                 db.session.remove()
         if not ran:
-            stop.wait(poll)
+            stop.wait(poll if last_error is None else max(poll, 5.0))
 
 
 def start_worker_thread(app: Flask) -> threading.Event:
