@@ -124,7 +124,6 @@ class Factory:
         self._n = 0
 
     def _done(self, obj):
-        from flask import has_app_context
 
         db.session.refresh(obj)
         if not getattr(self, "_keep", False) and not _pushed_by_test(self.app):

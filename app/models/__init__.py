@@ -1,11 +1,22 @@
 """All tables. Importing this package registers every model with the metadata."""
-from app.models.communities import Community, JoinRequest, Membership, MemberRole, Topic, Visibility
+from app.models.communities import Community, JoinRequest, MemberRole, Membership, Topic, Visibility
 from app.models.invitations import Invitation, invitation_communities
 from app.models.jobs import Job, JobStatus, PeriodicRun
 from app.models.notifications import Follow, Notification, NotificationSetting
-from app.models.posts import (Attachment, Comment, CommentLike, IdeaStatus, Post, PostKind, PostRead,
-                              Revision, StatusChange, Vote, post_topics)
 from app.models.people import Department, ExpertiseTag, User, UserKind, user_expertise
+from app.models.posts import (
+                              Attachment,
+                              Comment,
+                              CommentLike,
+                              IdeaStatus,
+                              Post,
+                              PostKind,
+                              PostRead,
+                              Revision,
+                              StatusChange,
+                              Vote,
+                              post_topics,
+)
 from app.models.settings import SiteSetting
 
 __all__ = [

@@ -26,6 +26,7 @@ from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.extensions import db
@@ -101,7 +102,7 @@ def tick() -> list[str]:
             db.session.add(PeriodicRun(name=task.name, last_run_at=now))
             try:
                 db.session.flush()
-            except Exception:  # another process inserted it first
+            except IntegrityError:  # another process inserted it first
                 db.session.rollback()
                 continue
         elif row.last_run_at + task.every > now:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask_login import current_user, login_required
 
-from app.services import access, markup, mentions
+from app.services import access, markup
+from app.services import mentions as mention_service
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -35,5 +36,5 @@ def mentions(slug: str):
     q = (request.args.get("q") or "").strip()[:40]
     if not q:
         return {"people": []}
-    found = mentions.candidates(current_user, acc.community, q, limit=8)
+    found = mention_service.candidates(current_user, acc.community, q, limit=8)
     return {"people": [{"handle": p.handle, "name": p.display_name, "kind": p.kind.value} for p in found]}
