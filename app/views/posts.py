@@ -89,9 +89,9 @@ def show(post_id: int):
     if post.status == IdeaStatus.DUPLICATE and post.duplicate_of_id and not pacc.can_moderate:
         flash("This idea was merged into another one; its votes and followers moved there.", "info")
         return redirect(url_for("posts.show", post_id=post.duplicate_of_id), 301)
-    view = post_view(current_user, pacc)
-    posts.mark_read(current_user, post)
-    return render_template("posts/show.html", pacc=access.post_for(current_user, post_id, "read"), **view)
+    posts.mark_read(current_user, post)  # first: its commit would expire what the view loads
+    pacc = access.post_for(current_user, post_id, "read")
+    return render_template("posts/show.html", pacc=pacc, **post_view(current_user, pacc))
 
 
 def post_view(viewer, pacc: access.PostAccess) -> dict:
