@@ -73,9 +73,10 @@ def _already_notified(post_id: int, kind: str) -> set[int]:
 
 def create(kind: str, recipient_ids, *, actor_id: int | None, post: Post | None = None,
            comment: Comment | None = None, text: str, exclude: set[int] | None = None) -> list[int]:
-    """Make one notification of `kind` for each recipient who may read the post now and has
-    not turned this kind off; never for the actor. Returns the ids of the people notified.
-    Runs in the caller's transaction."""
+    """Tell each recipient who may read the post now: an in-app notification unless they turned
+    this kind off in Kring, and an email when they asked for it by email (either may be on
+    alone); never the actor. Returns the ids of the people told. Runs in the caller's
+    transaction."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     ids = {int(i) for i in recipient_ids} - {actor_id} - (exclude or set())
@@ -90,14 +91,15 @@ def create(kind: str, recipient_ids, *, actor_id: int | None, post: Post | None 
     made = []
     now = clock.utcnow()
     for person in people:
-        if person.is_suspended or person.id in off:
+        if person.is_suspended or (person.id in off and person.id not in emailed):
             continue
         if post is not None and not access.can_read_post(person, post):
             continue  # never tell someone about what they may not read
-        db.session.add(Notification(
-            user_id=person.id, kind=kind, actor_id=actor_id, post_id=post.id if post else None,
-            community_id=post.community_id if post else None, comment_id=comment.id if comment else None,
-            text=text[:300], created_at=now))
+        if person.id not in off:
+            db.session.add(Notification(
+                user_id=person.id, kind=kind, actor_id=actor_id, post_id=post.id if post else None,
+                community_id=post.community_id if post else None, comment_id=comment.id if comment else None,
+                text=text[:300], created_at=now))
         made.append(person.id)
         if person.id in emailed:
             _email(person, text, post)
