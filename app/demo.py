@@ -185,9 +185,80 @@ def _seed() -> str:
                        "We would love your feedback on the new tent.")
     settings.set_value(admin, "open_signup", True)
     db.session.commit()
+    n_posts = _seed_posts(by_local)
     return (f"Demo organisation loaded: {len(employees)} employees, {len(customers)} customers, "
-            f"{len(partners)} partners, {len(COMMUNITIES)} communities. Password for every demo "
-            f"account: {DEMO_PASSWORD}")
+            f"{len(partners)} partners, {len(COMMUNITIES)} communities, {n_posts} posts. Password for "
+            f"every demo account: {DEMO_PASSWORD}")
+
+
+def _seed_posts(by_local: dict[str, User]) -> int:
+    """Posts, comments, votes, likes, official responses and a merged duplicate, spread over the
+    past weeks (the clock is moved back for each, then restored). Notification jobs are run so
+    people find their notifications waiting."""
+    from datetime import timedelta
+
+    from app import clock
+    from app.demo_content import POSTS
+    from app.models import Community, Topic
+    from app.services import comments, ideas, jobs, posts
+
+    now = clock.utcnow()
+    made: dict[str, int] = {}
+    try:
+        for slug, topic_names, kind, author, title, body, days, thread, voters, changes in POSTS:
+            moment = now - timedelta(days=days, hours=3)
+            clock.set_now(moment)
+            community = db.session.scalar(select(Community).where(Community.slug == slug))
+            topic_ids = list(db.session.scalars(select(Topic.id).where(
+                Topic.community_id == community.id, Topic.name.in_(topic_names))))
+            post = posts.create(by_local[author], slug, kind, title, body, topic_ids,
+                                files=_demo_images(title))
+            made[title] = post.id
+            for i, voter in enumerate(voters):
+                clock.set_now(moment + timedelta(hours=2 + i))
+                ideas.toggle_vote(by_local[voter], post.id)
+            for j, (who, text, replies, accepted) in enumerate(thread):
+                clock.set_now(moment + timedelta(hours=5 + 7 * j))
+                comment = comments.add(by_local[who], post.id, text)
+                for k, (reply_by, reply_text, _more) in enumerate(replies):
+                    clock.set_now(moment + timedelta(hours=6 + 7 * j + k))
+                    comments.add(by_local[reply_by], post.id, reply_text, parent_id=comment.id)
+                if accepted:
+                    comments.accept(by_local[author], comment.id)
+                if who != author:
+                    comments.toggle_like(by_local[author], comment.id)
+            for m, (actor, status, response) in enumerate(changes):
+                clock.set_now(moment + timedelta(days=1 + 4 * m, hours=1))
+                ideas.change_status(by_local[actor], post.id, status, response)
+        clock.set_now(now - timedelta(days=8))
+        ideas.change_status(by_local["anna"], made["Repair patches included with tents"], "duplicate",
+                            "The same idea as the repair kit one: we merged the votes there.",
+                            duplicate_of_id=made["A repair kit in every tent bag"])
+    finally:
+        clock.reset()
+    jobs.drain(max_rounds=50)
+    return len(made)
+
+
+def _demo_images(title: str) -> list:
+    """A generated picture for a couple of posts (the demo has no photos to ship)."""
+    if title not in {"We removed 38 tonnes of plastic from our parcels", "First impressions of the Ultralight 2 prototype"}:
+        return []
+    import io
+
+    from PIL import Image, ImageDraw
+    from werkzeug.datastructures import FileStorage
+
+    img = Image.new("RGB", (960, 600), (33, 87, 198) if "plastic" in title else (29, 122, 70))
+    draw = ImageDraw.Draw(img)
+    for i in range(12):
+        draw.rectangle([40 + i * 70, 420 - i * 25, 90 + i * 70, 560], fill=(255, 255, 255))
+    draw.ellipse([700, 60, 880, 240], fill=(240, 180, 0))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    buf.seek(0)
+    name = "parcels.png" if "plastic" in title else "prototype.png"
+    return [FileStorage(stream=buf, filename=name, content_type="image/png")]
 
 
 def _members_for(rule: str, employees, customers, partners, rng: random.Random) -> list[User]:

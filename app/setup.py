@@ -108,9 +108,23 @@ def init_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.views import admin, api, auth, communities, follows, main, people, posts
+    from app.views import (
+        admin,
+        api,
+        auth,
+        comments,
+        communities,
+        files,
+        follows,
+        ideas,
+        main,
+        notifications,
+        people,
+        posts,
+    )
 
-    for module in (main, auth, people, communities, posts, follows, api, admin):
+    for module in (main, auth, people, communities, posts, comments, files, ideas, notifications, follows, api,
+                   admin):
         app.register_blueprint(module.bp)
 
 

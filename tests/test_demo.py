@@ -39,5 +39,26 @@ def test_seed_demo_builds_a_believable_organisation(app, runner):
         assert readable == {"customer-ideas", "returns-service", "sustainability", "beta-program"}
         assert accounts.authenticate("sofia@acme.example", DEMO_PASSWORD).is_global_manager
         assert accounts.authenticate("pieter@partner.example", DEMO_PASSWORD).kind == UserKind.PARTNER
+        # posts of every kind, answered ideas, accepted answers, a merged duplicate, pictures
+        from app.models import Attachment, Comment, Notification, Post, StatusChange
+
+        kinds = dict(db.session.execute(select(Post.kind, func.count()).group_by(Post.kind)).all())
+        assert set(kinds) == {"idea", "question", "discussion"}
+        planned = db.session.scalar(select(Post).where(Post.title == "A repair kit in every tent bag"))
+        assert planned.status == "planned" and planned.first_official_response_at is not None
+        assert planned.vote_count == 11  # ten voters plus the merged duplicate's one
+        duplicate = db.session.scalar(select(Post).where(Post.status == "duplicate"))
+        assert duplicate.duplicate_of_id == planned.id
+        assert db.session.scalar(select(func.count()).select_from(Post).where(Post.accepted_comment_id.isnot(None))) >= 3
+        assert db.session.scalar(select(func.count()).select_from(Comment)) >= 20
+        assert db.session.scalar(select(func.count()).select_from(StatusChange)) >= 8
+        assert db.session.scalar(select(func.count()).select_from(Attachment)) == 2
+        # Carla hears about her idea's progress
+        carla_notes = db.session.scalars(select(Notification.kind).where(Notification.user_id == carla.id)).all()
+        assert "comment" in carla_notes and "status" in carla_notes
+        # history spread over weeks, not all today
+        oldest = db.session.scalar(select(func.min(Post.created_at)))
+        newest = db.session.scalar(select(func.max(Post.created_at)))
+        assert (newest - oldest).days >= 30
     again = runner.invoke(args=["seed-demo", "--if-empty"])
     assert again.exit_code == 0 and "already has data" in again.output

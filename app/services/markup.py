@@ -62,8 +62,16 @@ def _markdown(text: str) -> str:
                        output_format="html")
 
 
+def _only_local_images(tag: str, attribute: str, value: str) -> str | None:
+    """Images may only come from this site (attachments): the CSP would block others anyway,
+    and a remote image would tell a third party who reads what."""
+    if tag == "img" and attribute == "src" and not (value.startswith("/") and not value.startswith("//")):
+        return None
+    return value
+
+
 def _clean(html: str) -> str:
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, attribute_filter=_only_local_images,
                      url_schemes=URL_SCHEMES, link_rel="nofollow ugc noopener", strip_comments=True)
 
 
@@ -144,12 +152,15 @@ def to_text(text: str | None) -> str:
     return nh3.clean(md.markdown(text or ""), tags=set()).strip()
 
 
+_MENTION_LINK = re.compile(r'<a href="/people/([a-z0-9.]+)"[^>]*>@\1</a>')
+
+
 def mentioned_handles(text: str | None) -> list[str]:
-    """The distinct @handles in `text`, outside code spans and blocks, in order."""
+    """The distinct @handles that the rendered text links as mentions, in order: exactly what
+    readers see as a mention (nothing inside code of any kind)."""
     if not text:
         return []
-    without_code = re.sub(r"```.*?```|`[^`]*`", " ", text, flags=re.S)
     seen: dict[str, None] = {}
-    for m in re.finditer(MENTION_RE, without_code):
+    for m in _MENTION_LINK.finditer(to_html(text)):
         seen.setdefault(m.group(1), None)
     return list(seen)

@@ -18,8 +18,19 @@ from sqlalchemy.orm import joinedload, selectinload
 from app import clock
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import (Community, Follow, IdeaStatus, Membership, Post, PostKind, PostRead, Revision,
-                        Topic, Vote, post_topics)
+from app.models import (
+    Community,
+    Follow,
+    IdeaStatus,
+    Membership,
+    Post,
+    PostKind,
+    PostRead,
+    Revision,
+    Topic,
+    Vote,
+    post_topics,
+)
 from app.services import access, markup
 
 TITLE_MIN, TITLE_MAX, BODY_MAX = 5, 200, 20_000

@@ -17,7 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from app.errors import ValidationError
 
 IMAGE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}
-CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": "image/gif",
+                 "mp4": "video/mp4", "webm": "video/webm"}
 Image.MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs
 
 
@@ -74,6 +75,17 @@ def save_image(data: bytes, folder: str, *, max_bytes: int, size: tuple[int, int
     path = path_for(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(out.getvalue())
+    return key
+
+
+def save_bytes(data: bytes, folder: str, ext: str) -> str:
+    """Store `data` (already validated by the caller) under a new random key and return it."""
+    if not folder.isidentifier() or not ext.isalnum():
+        raise ValueError("bad folder or extension")
+    key = f"{folder}/{secrets.token_hex(16)}.{ext.lower()}"
+    path = path_for(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
     return key
 
 

@@ -1,0 +1,47 @@
+"""Serving attachments: only to people who may read the post, only as a safe media type.
+
+GET /files/<id>/full and /files/<id>/thumb. Anything the viewer may not read, and anything
+that is not a stored image or video type, answers 404. Responses are inline, nosniff, privately
+cached and support Range requests (video seeking).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, send_file
+from flask_login import current_user
+from werkzeug.utils import secure_filename
+
+from app.services import attachments, storage
+
+bp = Blueprint("files", __name__)
+
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
+              "video/mp4": "mp4", "video/webm": "webm"}
+
+
+@bp.get("/files/<int:attachment_id>/<variant>")
+def serve(attachment_id: int, variant: str):
+    """The file (or its thumbnail), if the signed-in viewer may read its post; else 404."""
+    attachment, key, content_type = attachments.file_for(current_user, attachment_id, variant)
+    try:
+        path = storage.path_for(key)
+    except ValueError:
+        abort(404)
+    if not path.is_file() or content_type not in EXTENSIONS:
+        abort(404)
+    response = send_file(path, mimetype=content_type, conditional=True, etag=True,
+                         download_name=_download_name(attachment, variant, content_type),
+                         as_attachment=False, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers.pop("Expires", None)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+    return response
+
+
+def _download_name(attachment, variant: str, content_type: str) -> str:
+    """An ASCII-safe file name with the extension of the type actually served."""
+    stem = (attachment.original_name or "").rsplit(".", 1)[0]
+    stem = secure_filename(stem)[:60] or f"attachment-{attachment.id}"
+    if variant == "thumb":
+        stem += "-thumbnail"
+    return f"{stem}.{EXTENSIONS[content_type]}"
