@@ -213,3 +213,43 @@ def test_new_post_page_posts_and_shows(app, make, login_as):
     assert "Bigger tents" in html and "<strong>bigger</strong>" in html
     listing = client.get(f"/c/{c.slug}?sort=new").get_data(as_text=True)
     assert "Bigger tents" in listing
+
+
+def test_community_page_topic_page_and_feed_run_constant_queries(app, make, login_as, count_queries):
+    from app.services import comments, ideas
+
+    manager = make.user("employee", is_global_manager=True)
+    c = make.community("open", manager=manager, topics=("Returns", "Packaging"))
+    reader = make.user("employee")
+    make.member(c, reader)
+    authors = [make.user(kind) for kind in ("employee", "customer", "partner")]
+
+    def add_posts(n):
+        with app.app_context():
+            topics = list(db.session.scalars(select(Topic.id).where(Topic.community_id == c.id)))
+            for i in range(n):
+                author = db.session.get(User, authors[i % 3].id)
+                p = posts.create(author, c.slug, ["idea", "question", "discussion"][i % 3], f"Post {i} title",
+                                 "", topics if i % 2 else topics[:1])
+                if p.kind == "idea":
+                    ideas.toggle_vote(db.session.get(User, reader.id), p.id)
+                comments.add(db.session.get(User, reader.id), p.id, "A comment")
+                if i % 4 == 0:
+                    posts.mark_read(db.session.get(User, reader.id), p)
+
+    paths = [f"/c/{c.slug}", f"/c/{c.slug}?sort=new", f"/c/{c.slug}/t/returns", "/", "/feed"]
+
+    def measure():
+        client = login_as(reader)
+        counts = {}
+        for path in paths:
+            client.get(path)
+            with count_queries() as q:
+                assert client.get(path).status_code == 200
+            counts[path] = q.count
+        return counts
+
+    add_posts(3)
+    small = measure()
+    add_posts(27)
+    assert measure() == small
