@@ -106,49 +106,90 @@ def test_joining_follows_the_model(app, make, persona, visibility):
     assert joined == (model(persona, visibility)["read"] and visibility != "private")
 
 
-def _urls_for(app, community, manager_id, *, methods):
-    """Every route of the app that names a community, filled in for `community`."""
-    values = {"slug": community.slug, "topic_slug": "quartz-topic", "user_id": manager_id,
-              "request_id": 1, "key": "x.png"}
+def _secret_content(app, make, community, people):
+    """A post with a comment and an image attachment inside `community` (all named "Quartz")."""
+    import io
+
+    from PIL import Image
+    from werkzeug.datastructures import FileStorage
+
+    from app.extensions import db
+    from app.models import Topic, User
+    from app.services import comments, posts
+
+    with app.app_context():
+        author = db.session.get(User, people["manager"].id)
+        topic = db.session.query(Topic).filter_by(community_id=community.id).first()
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 40), "red").save(buf, "PNG")
+        buf.seek(0)
+        post = posts.create(author, community.slug, "idea", "Quartz secret plan", "Quartz body text", [topic.id],
+                            files=[FileStorage(buf, filename="quartz.png")])
+        comment = comments.add(author, post.id, "Quartz comment text")
+        from app.models import Attachment
+
+        attachment = db.session.query(Attachment).filter_by(post_id=post.id).first()
+        return {"post_id": post.id, "comment_id": comment.id, "attachment_id": attachment.id}
+
+
+def _urls_for(app, values, *, methods, needs=("slug", "post_id", "comment_id", "attachment_id")):
+    """Every route of the app that names one of `needs`, filled in from `values`."""
     for rule in app.url_map.iter_rules():
-        if "slug" not in rule.arguments or not (rule.methods & methods):
+        if not (rule.arguments & set(needs)) or not (rule.methods & methods):
             continue
-        path = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
+        args = {}
+        for name in rule.arguments:
+            if name in values:
+                args[name] = values[name]
+            elif rule._converters[name].__class__.__name__ == "IntegerConverter":
+                args[name] = 1
+            else:
+                args[name] = "full" if name == "variant" else "x"
+        path = rule.build(args, append_unknown=False)[1]
         yield rule, path
 
 
 @pytest.mark.parametrize("visibility", ["internal", "private"])
 @pytest.mark.parametrize("persona", ["customer", "partner"])
 def test_externals_cannot_reach_any_internal_or_private_url(app, make, persona, visibility):
-    """Every URL of the app that takes a community, by GET and POST: 404, nothing leaks,
-    nothing changes."""
+    """Every URL of the app that takes a community, a post, a comment or a file, by GET and
+    POST: 404 (or a redirect that ends in one), nothing leaks, nothing changes."""
     community, people = _world(make, visibility)
+    ids = _secret_content(app, make, community, people)
+    values = {"slug": community.slug, "topic_slug": "quartz-topic", "user_id": people["manager"].id,
+              "request_id": 1, "key": "x.png", **ids}
     client = app.test_client()
     login(client, people[persona])
     token = csrf_token(client)
     seen = 0
-    for _rule, path in _urls_for(app, community, people["manager"].id, methods={"GET"}):
+    for _rule, path in _urls_for(app, values, methods={"GET"}):
         resp = client.get(path)
         seen += 1
         assert resp.status_code == 404, path
         body = resp.get_data(as_text=True)
-        assert "Zeta Circle" not in body and "Quartz Topic" not in body, path
-    for _rule, path in _urls_for(app, community, people["manager"].id, methods={"POST"}):
-        resp = client.post(path, data={"csrf_token": token, "name": "Hacked", "role": "manager",
-                                       "decision": "approve", "email": "x@customer.example",
-                                       "visibility": "open", "description": "", "message": ""})
+        assert "Zeta Circle" not in body and "Quartz" not in body, path
+    for _rule, path in _urls_for(app, values, methods={"POST"}):
+        resp = client.post(path, data={"csrf_token": token, "name": "Hacked", "role": "manager", "body": "Hacked",
+                                       "title": "Hacked title", "decision": "approve", "email": "x@customer.example",
+                                       "visibility": "open", "description": "", "message": "", "status": "planned",
+                                       "response": "Hacked", "target_type": "post", "target_id": ids["post_id"],
+                                       "follow": "1"})
         seen += 1
         assert resp.status_code in (404, 302), path
         if resp.status_code == 302:  # a redirect back must lead to a 404, never to content
             follow = client.get(resp.headers["Location"])
-            assert follow.status_code == 404, path
-    assert seen >= 15
+            assert follow.status_code == 404 or "Quartz" not in follow.get_data(as_text=True), path
+    assert seen >= 40
     from app.extensions import db
-    from app.models import Community, Membership, Topic
+    from app.models import Comment, Community, Follow, Membership, Post, Topic, Vote
 
     with app.app_context():
         c = db.session.get(Community, community.id)
         assert c.name == "Zeta Circle" and c.visibility == visibility
         assert [t.name for t in db.session.query(Topic).filter_by(community_id=c.id)] == ["Quartz Topic"]
-        assert db.session.query(Membership).filter_by(user_id=people[persona].id,
-                                                      community_id=c.id).count() == 0
+        assert db.session.query(Membership).filter_by(user_id=people[persona].id, community_id=c.id).count() == 0
+        post = db.session.get(Post, ids["post_id"])
+        assert post.title == "Quartz secret plan" and post.status == "new" and post.deleted_at is None
+        assert db.session.query(Comment).filter_by(post_id=post.id).count() == 1
+        assert db.session.query(Vote).count() == 0
+        assert db.session.query(Follow).filter_by(user_id=people[persona].id).count() == 0
