@@ -1,0 +1,762 @@
+"""Queries: parsing with clear errors, the permission filter, facets, sorting, pages, highlights,
+"did you mean" and more-like-this. Returns ids and counts; the database returns the rows.
+
+The permission filter is part of the Whoosh search itself: the set of documents the viewer may
+see is computed from `Permissions` (built fresh from the database by the caller for every query)
+and handed to Whoosh as its filter (or, when smaller, the complement as its mask). Hits,
+totals, facet counts, highlights and suggestions all come from inside that set. Per-segment
+document sets are cached (segments never change once written), so the filter costs set unions,
+not index walks. An empty allowed set short-circuits to "nothing", never to "no filter".
+
+Query syntax (Whoosh's, with friendlier field names):
+    tent returns            both words (AND is implied)       tent OR tarp, tent NOT tarp, -tarp
+    "free returns"          a phrase                          (tent OR tarp) AND repair
+    retur*                  a prefix (2+ letters first)       tnet~  a word within one typo
+    status:planned  kind:idea  author:anna  topic:returns  community:customer-ideas
+    type:person  department:logistics  title:…  body:…
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import chain
+
+from whoosh import highlight as wh
+from whoosh import query as wq
+from whoosh import sorting
+from whoosh.qparser import FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser, PlusMinusPlugin
+
+from app import clock
+from app.search import schema as search_schema
+from app.search.documents import day_number
+
+MAX_QUERY = 300
+MAX_TERMS = 24
+PER_PAGE = 20
+
+# user-facing field names -> index fields
+FIELD_ALIASES = {
+    "status": [], "kind": [], "author": ["by"], "topics": ["topic"], "community": ["in"], "type": ["is"],
+    "department": ["dept"], "title": [], "body": ["text"],
+}
+USER_FIELDS = sorted({"status", "kind", "author", "by", "topic", "topics", "community", "in", "type", "is",
+                      "department", "dept", "title", "body", "text"})
+KIND_WORDS = {"idea": "idea", "ideas": "idea", "question": "question", "questions": "question",
+              "discussion": "discussion", "discussions": "discussion"}
+TYPE_WORDS = {"post": "post", "posts": "post", "comment": "comment", "comments": "comment", "person": "person",
+              "people": "person", "persons": "person", "user": "person", "users": "person",
+              "community": "community", "communities": "community", "topic": "topic", "topics": "topic",
+              "message": "message", "messages": "message", "chat": "message"}
+STATUS_WORDS = {"new": "new", "under review": "under_review", "under_review": "under_review",
+                "under-review": "under_review", "review": "under_review", "planned": "planned",
+                "in progress": "in_progress", "in_progress": "in_progress", "in-progress": "in_progress",
+                "progress": "in_progress", "done": "done", "declined": "declined", "duplicate": "duplicate"}
+DATE_BUCKETS = (("week", "Past week", 7), ("month", "Past month", 31), ("year", "Past year", 366),
+                ("older", "Older", None))
+FACETS = ("type", "community", "topic", "kind", "status", "author_kind", "department", "date")
+
+
+class QueryError(ValueError):
+    """A query that cannot be read; the message says why and how to fix it."""
+
+
+# --- permissions ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Permissions:
+    """What one viewer may see, as facts the index can filter on (built by the service from
+    app.services.access, fresh for every query)."""
+
+    active: bool
+    everything: bool = False                      # staff: no filter
+    readable: frozenset[int] = frozenset()        # communities whose content they may read
+    discover_all: bool = False                    # employees: every community exists for them
+    people_all: bool = False                      # employees: every person
+    member_of: frozenset[int] = frozenset()       # externals: people of these communities
+    self_id: int | None = None
+
+
+class _SegmentCache:
+    """Document numbers per (segment, term) (segments are immutable once written), and the
+    combined global sets of the current searcher generation. Cached sets are plain `set`s
+    (Whoosh accepts no frozenset as a filter) and are never modified once stored."""
+
+    def __init__(self, size: int = 4096, combined: int = 64):
+        self.terms: OrderedDict = OrderedDict()
+        self.combined: OrderedDict = OrderedDict()
+        self.size, self.combined_size = size, combined
+        self.lock = threading.Lock()
+
+    def _get(self, store: OrderedDict, key):
+        with self.lock:
+            found = store.get(key)
+            if found is not None:
+                store.move_to_end(key)
+            return found
+
+    def _put(self, store: OrderedDict, key, value, limit: int):
+        with self.lock:
+            store[key] = value
+            while len(store) > limit:
+                store.popitem(last=False)
+        return value
+
+    def _local(self, reader, seg_key, fieldname: str, value: str) -> frozenset[int]:
+        key = (seg_key, fieldname, value)
+        found = self._get(self.terms, key)
+        if found is None:
+            found = frozenset(reader.postings(fieldname, value).all_ids()) if (fieldname, value) in reader \
+                else frozenset()
+            self._put(self.terms, key, found, self.size)
+        return found
+
+    def generation(self, searcher) -> tuple:
+        return tuple((_segment_key(ss.reader()), off) for ss, off in searcher.leaf_searchers())
+
+    def docs(self, searcher, terms: frozenset[tuple[str, str]]) -> set[int]:
+        """Global document numbers having any of `terms` (do not modify the answer)."""
+        key = (self.generation(searcher), "terms", terms)
+        found = self._get(self.combined, key)
+        if found is not None:
+            return found
+        out: set[int] = set()
+        for ss, off in searcher.leaf_searchers():
+            reader = ss.reader()
+            seg_key = _segment_key(reader)
+            for fieldname, value in terms:
+                local = self._local(reader, seg_key, fieldname, value)
+                if off:
+                    out.update(d + off for d in local)
+                else:
+                    out.update(local)
+        return self._put(self.combined, key, out, self.combined_size)
+
+    def derived(self, searcher, name: tuple, make: Callable[[], set[int]]) -> set[int]:
+        key = (self.generation(searcher), "derived", name)
+        found = self._get(self.combined, key)
+        if found is None:
+            found = self._put(self.combined, key, make(), self.combined_size)
+        return found
+
+
+def _segment_key(reader):
+    """What identifies a segment's immutable contents: its id (random, unique per index).
+    Deletions are left out on purpose: the cached sets may keep a deleted document, which is
+    harmless (matchers never return deleted documents), and a vote on an old post (a deletion
+    in a big segment) then does not throw away the big segment's caches."""
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    if segment is not None:
+        return segment.segment_id()
+    return ("reader", id(reader))
+
+
+_cache = _SegmentCache()
+
+
+def _all_values(searcher, fieldname: str) -> set[str]:
+    return {v.decode() if isinstance(v, bytes) else v for v in searcher.reader().lexicon(fieldname)}
+
+
+@dataclass
+class Restriction:
+    """How Whoosh restricts a search for a viewer: nothing at all, only a set, or all but a set."""
+
+    nothing: bool = False
+    allow: set[int] | None = None
+    mask: set[int] | None = None
+
+    def kwargs(self) -> dict:
+        out = {}
+        if self.allow is not None:
+            out["filter"] = self.allow
+        if self.mask:
+            out["mask"] = self.mask
+        return out
+
+
+def _people_terms(perms: Permissions) -> frozenset[tuple[str, str]]:
+    if perms.people_all:
+        return frozenset({("type", "person")})
+    terms = {("members", str(c)) for c in perms.member_of}
+    if perms.self_id:
+        terms.add(("id", f"person:{perms.self_id}"))
+    return frozenset(terms)
+
+
+def local_restriction(searcher, reader, seg_key, perms: Permissions, hidden: frozenset[str] | None):
+    """("all" | "none" | "allow" | "mask", local docnum set) for one segment and one viewer.
+    `hidden` (employees only): communities whose content they may not read."""
+    if not perms.active:
+        return "none", None
+    if perms.everything:
+        return "all", None
+
+    def local(terms) -> set[int]:
+        out: set[int] = set()
+        for fieldname, value in terms:
+            out |= _cache._local(reader, seg_key, fieldname, value)
+        return out
+
+    if perms.discover_all and perms.people_all:
+        if not hidden:
+            return "all", None
+        key = (seg_key, "mask", hidden)
+        mask = _cache._get(_cache.combined, key)
+        if mask is None:
+            mask = local(("community", c) for c in hidden) - _cache._local(reader, seg_key, "type", "community")
+            _cache._put(_cache.combined, key, mask, _cache.combined_size)
+        return "mask", mask
+    readable = frozenset(str(c) for c in perms.readable)
+    people = _people_terms(perms)
+    key = (seg_key, "allow", readable, perms.discover_all, people)
+    allow = _cache._get(_cache.combined, key)
+    if allow is None:
+        content = local(("community", c) for c in readable)
+        if perms.discover_all:
+            content |= _cache._local(reader, seg_key, "type", "community")
+        persons = _cache._local(reader, seg_key, "type", "person")
+        allow = (content - persons) | (local(people) & persons)
+        _cache._put(_cache.combined, key, allow, _cache.combined_size)
+    return "allow", allow
+
+
+def _hidden(searcher, perms: Permissions) -> frozenset[str] | None:
+    if perms.active and not perms.everything and perms.discover_all and perms.people_all:
+        return frozenset(_all_values(searcher, "community") - {str(c) for c in perms.readable})
+    return None
+
+
+def restriction(searcher, perms: Permissions) -> Restriction:
+    """The documents this viewer may see, as one Whoosh filter (or mask) over the whole index."""
+    if not perms.active:
+        return Restriction(nothing=True)
+    if perms.everything:
+        return Restriction()
+    hidden = _hidden(searcher, perms)
+    parts = []
+    for ss, off in searcher.leaf_searchers():
+        reader = ss.reader()
+        parts.append((off, local_restriction(searcher, reader, _segment_key(reader), perms, hidden)))
+    if all(kind == "all" for _off, (kind, _set) in parts):
+        return Restriction()
+    kind = parts[0][1][0]
+
+    def combine():
+        out: set[int] = set()
+        for off, (_kind, local) in parts:
+            if local:
+                out.update(d + off for d in local) if off else out.update(local)
+        return out
+
+    key = ("restriction", kind, perms.readable, perms.discover_all, _people_terms(perms), hidden)
+    found = _cache.derived(searcher, key, combine)
+    if kind == "mask":
+        return Restriction(mask=found or None)
+    if not found:
+        return Restriction(nothing=True)
+    return Restriction(allow=found)
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+_FIELD_RE = re.compile(r'(?<![\w"])([A-Za-z_]+):(?=[^\s/])')
+_STAR_RE = re.compile(r"(?<!\S)(\S{0,1})\*")
+
+
+def _outside_quotes(text: str) -> str:
+    return re.sub(r'"[^"]*"', lambda m: " " * len(m.group(0)), text)
+
+
+def validate(text: str) -> str:
+    """The query, tidied; raises QueryError with a message a person can act on."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise QueryError("Type a word or two to search for.")
+    if len(text) > MAX_QUERY:
+        raise QueryError(f"That search is too long: use at most {MAX_QUERY} characters.")
+    if text.count('"') % 2:
+        raise QueryError('A quote is not closed. Put phrases between two double quotes, like "free returns".')
+    bare = _outside_quotes(text)
+    if bare.count("(") != bare.count(")"):
+        raise QueryError("The brackets do not match: every ( needs a ).")
+    for name in _FIELD_RE.findall(bare):
+        if name.lower() not in USER_FIELDS:
+            raise QueryError(f"There is no field “{name}:”. You can use status:, kind:, author:, topic:, "
+                             "community:, type:, department:, title: and body:.")
+    if _STAR_RE.search(bare):
+        raise QueryError("Put at least two letters before * (for example retur*).")
+    words = [w for w in re.split(r"[\s()]+", bare) if w]
+    if words and all(w.upper() in ("AND", "OR", "NOT", "ANDNOT", "ANDMAYBE") for w in words):
+        raise QueryError("AND, OR and NOT join words: add the words to search for.")
+    if len(words) > MAX_TERMS:
+        raise QueryError(f"That search has too many words: use at most {MAX_TERMS}.")
+    first, last = words[0].upper() if words else "", words[-1].upper() if words else ""
+    if first in ("AND", "OR") or last in ("AND", "OR", "NOT"):
+        raise QueryError(f"“{last if last in ('AND', 'OR', 'NOT') else first}” needs a word on each side.")
+    return text
+
+
+_parsers: dict[int, MultifieldParser] = {}
+
+
+def _parser(schema) -> MultifieldParser:
+    parser = _parsers.get(id(schema))
+    if parser is None:
+        parser = MultifieldParser(list(search_schema.TEXT_FIELDS), schema,
+                                  fieldboosts={"title": 3.0, "topics": 1.5, "expertise": 2.0})
+        parser.add_plugin(FuzzyTermPlugin())
+        # +word / -word only at the start of a word (so "tent-pole" stays one phrase)
+        parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=\S)", minusexpr=r"(?<![^\s(])-(?=\S)"))
+        parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
+        _parsers[id(schema)] = parser
+    return parser
+
+
+Resolver = Callable[[str, str], list[str] | None]  # (field, value) -> index values, None: unknown
+
+
+def _value_of(q) -> str:
+    value = q.text if isinstance(q, wq.Term) else " ".join(q.words)
+    return (value.decode() if isinstance(value, bytes) else str(value)).strip().lower()
+
+
+def _rewrite(q, resolve: Resolver | None):
+    """Map friendly values to index values (status:"under review", kind:ideas, type:people,
+    community:customer-ideas). Raises QueryError for a value that names nothing."""
+    special = ("status", "kind", "type", "author", "community", "department")
+    if isinstance(q, (wq.Term, wq.Phrase)) and q.fieldname in special:
+        fieldname, value = q.fieldname, _value_of(q)
+        if fieldname == "status":
+            mapped = STATUS_WORDS.get(value)
+            if mapped is None:
+                raise QueryError(f"status: can be new, under review, planned, in progress, done, declined "
+                                 f"or duplicate (not “{value}”).")
+            return wq.Term("status", mapped)
+        if fieldname == "kind":
+            mapped = KIND_WORDS.get(value)
+            if mapped is None:
+                raise QueryError(f"kind: can be idea, question or discussion (not “{value}”).")
+            return wq.Term("kind", mapped)
+        if fieldname == "type":
+            mapped = TYPE_WORDS.get(value)
+            if mapped is None:
+                raise QueryError(f"type: can be post, comment, message, person, community or topic (not “{value}”).")
+            return wq.Term("type", mapped)
+        if fieldname == "author":
+            return wq.Term("author", value.lstrip("@"))
+        values = resolve(fieldname, value) if resolve else None
+        if not values:
+            raise QueryError(f"No {fieldname} you can see matches “{value}”.")
+        return wq.Or([wq.Term(fieldname, v) for v in values]) if len(values) > 1 else wq.Term(fieldname, values[0])
+    if q.is_leaf():
+        return q
+    return q.apply(lambda child: _rewrite(child, resolve))
+
+
+def parse(schema, text: str, resolve: Resolver | None = None) -> tuple[object, list[str]]:
+    """(whoosh query, notes) for the user's text. Raises QueryError."""
+    text = validate(text)
+    try:
+        q = _parser(schema).parse(text)
+    except Exception as exc:  # noqa: BLE001 - Whoosh's parser is lenient; anything else is ours to explain
+        raise QueryError("We could not read this search. Try plain words, \"phrases\", AND, OR, NOT.") from exc
+    notes: list[str] = []
+    q = _rewrite(q, resolve).normalize()
+    if q is wq.NullQuery or isinstance(q, wq.NullQuery.__class__):
+        raise QueryError("Those words are too common to search for: add a more specific word.")
+    if isinstance(q, wq.Every):
+        raise QueryError("Type a word or two to search for.")
+    return q, notes
+
+
+# --- search ---------------------------------------------------------------------------------
+
+@dataclass
+class Hit:
+    doc_id: str
+    type: str
+    pk: int
+    score: float
+
+
+@dataclass
+class Outcome:
+    total: int = 0
+    hits: list[Hit] = field(default_factory=list)
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    type_counts: dict[str, int] = field(default_factory=dict)
+    terms: dict[str, set[str]] = field(default_factory=dict)   # field -> terms to highlight
+    suggestion: str | None = None                              # "did you mean"
+    notes: list[str] = field(default_factory=list)
+
+
+def _filter_queries(filters: dict) -> list:
+    out = []
+    for key, fieldname in (("type", "type"), ("community", "community"), ("kind", "kind"), ("status", "status"),
+                           ("author_kind", "author_kind"), ("department", "department")):
+        value = filters.get(key)
+        if value not in (None, ""):
+            out.append(wq.Term(fieldname, str(value)))
+    if filters.get("topic") not in (None, ""):
+        out.append(wq.Term("topic_ids", str(filters["topic"])))
+    return out  # (the date is a facet of the page only: new content always is recent)
+
+
+def _with_filters(q, filters: dict):
+    extra = [wq.ConstantScoreQuery(f, 0.0) for f in _filter_queries(filters)]
+    return wq.And([q] + extra) if extra else q
+
+
+def _highlight_terms(searcher, q) -> dict[str, set[str]]:
+    """field -> the index terms of the query (prefixes and fuzzy terms expanded), for highlights."""
+    terms: dict[str, set[str]] = {}
+    found = set()
+    reader = searcher.reader()
+    # leaf by leaf: Whoosh's Query.existing_terms reuses its `fieldname` argument as a loop
+    # variable and so stops after the first field
+    for leaf in q.leaves():
+        try:
+            found |= leaf.existing_terms(reader, expand=True)
+        except Exception:  # noqa: BLE001 - highlighting is a nicety
+            found |= set(leaf.terms())
+    for fieldname, text in found:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "ignore")
+        terms.setdefault(fieldname, set()).add(text)
+    return terms
+
+
+def _values(reader, seg_key, fieldname: str) -> list:
+    """The value of `fieldname` for every document of one segment (from its column; interned;
+    a list of tuples for the topic list), cached per segment."""
+    key = (seg_key, "values", fieldname)
+    found = _cache._get(_cache.terms, key)
+    if found is None:
+        seen: dict = {}
+        if not reader.has_column(fieldname):
+            found = [() if fieldname == "topic_ids" else None] * reader.doc_count_all()
+        else:
+            column = reader.column_reader(fieldname, translate=False)
+            if fieldname == "topic_ids":
+                found = [seen.setdefault(v, v) for v in
+                         (tuple(x.decode() for x in value) for value in column)]
+            elif fieldname == "day":
+                found = list(column)
+            else:
+                found = [seen.setdefault(value, value.decode() if isinstance(value, bytes) else value)
+                         for value in column]
+        _cache._put(_cache.terms, key, found, _cache.size)
+    return found
+
+
+FACET_FIELDS = {"type": "type", "community": "community", "topic": "topic_ids", "kind": "kind",
+                "status": "status", "author_kind": "author_kind", "department": "department", "date": "day"}
+
+
+def _count(values: list, docs, name: str, counter: Counter) -> None:
+    if name == "topic":
+        counter.update(chain.from_iterable(map(values.__getitem__, docs)))
+    else:
+        counter.update(map(values.__getitem__, docs))
+
+
+def _date_buckets(days: Counter) -> list[tuple[str, int]]:
+    today = day_number(clock.utcnow())
+    out = []
+    for key, _label, span in DATE_BUCKETS:
+        if span is None:
+            n = sum(c for d, c in days.items() if d and today - int(d) > 366)
+        else:
+            n = sum(c for d, c in days.items() if d and today - int(d) <= span)
+        if n:
+            out.append((key, n))
+    return out
+
+
+def _narrow(reader, seg_key, docs: set[int], filters: dict, skip: str | None = None) -> set[int]:
+    """`docs` of one segment that pass every filter but `skip` (set intersections with the
+    cached term sets; the date with the day column)."""
+    for key in ("type", "community", "kind", "status", "author_kind", "department", "topic"):
+        value = filters.get(key)
+        if key != skip and value not in (None, ""):
+            docs = docs & _cache._local(reader, seg_key, FACET_FIELDS[key], str(value))
+            if not docs:
+                return docs
+    if filters.get("date") and skip != "date":
+        today = day_number(clock.utcnow())
+        span = next((d for k, _l, d in DATE_BUCKETS if k == filters["date"]), 366)
+        days = _values(reader, seg_key, "day")
+        if span is None:
+            docs = {d for d in docs if days[d] and today - days[d] > 366}
+        else:
+            docs = {d for d in docs if days[d] and today - days[d] <= span}
+    return docs
+
+
+def search(searcher, perms: Permissions, text: str, *, filters: dict | None = None, sort: str = "relevance",
+           page: int = 1, per_page: int = PER_PAGE, facets: tuple[str, ...] = FACETS,
+           resolve: Resolver | None = None, suggest: bool = True) -> Outcome:
+    """Run a search for a viewer. Raises QueryError.
+
+    Per segment: the documents matching the query (no scoring), minus what the viewer may not
+    see, narrowed by the filters; totals, tab counts and facets are counted from those sets
+    (column values cached per segment). Only then does Whoosh score, with the final set as its
+    filter, to find the page of hits."""
+    filters = filters or {}
+    q, notes = parse(searcher.schema, text, resolve)
+    outcome = Outcome(notes=notes)
+    outcome.terms = _highlight_terms(searcher, q)
+    if not perms.active:
+        return outcome
+    hidden = _hidden(searcher, perms)
+    wanted = [f for f in facets if f in FACET_FIELDS]
+    counters = {name: Counter() for name in wanted}
+    final: set[int] = set()
+    for ss, off in searcher.leaf_searchers():
+        reader = ss.reader()
+        seg_key = _segment_key(reader)
+        kind, local = local_restriction(searcher, reader, seg_key, perms, hidden)
+        if kind == "none" or (kind == "allow" and not local):
+            continue
+        matcher = q.matcher(ss)
+        matched = set(matcher.all_ids()) if matcher.is_active() else set()
+        if kind == "allow":
+            matched &= local
+        elif kind == "mask":
+            matched -= local
+        if not matched:
+            continue
+        narrowed = _narrow(reader, seg_key, matched, filters)
+        for name in wanted:
+            docs = narrowed if not filters.get(name) else _narrow(reader, seg_key, matched, filters, skip=name)
+            if docs:
+                _count(_values(reader, seg_key, FACET_FIELDS[name]), docs, name, counters[name])
+        if narrowed:
+            final.update(d + off for d in narrowed) if off else final.update(narrowed)
+    outcome.total = len(final)
+    for name, counter in counters.items():
+        if name == "date":
+            outcome.facets[name] = _date_buckets(counter)
+        else:
+            outcome.facets[name] = sorted(((str(k), n) for k, n in counter.items() if k not in (None, "")),
+                                          key=lambda kv: (-kv[1], kv[0]))
+    if "type" in counters:
+        outcome.type_counts = dict(outcome.facets.pop("type"))
+    if final:
+        kwargs = {}
+        if sort == "newest":
+            kwargs["sortedby"] = sorting.FieldFacet("created", reverse=True)
+        elif sort == "votes":
+            kwargs["sortedby"] = [sorting.FieldFacet("votes", reverse=True),
+                                  sorting.FieldFacet("created", reverse=True)]
+        page = max(1, page)
+        results = searcher.search(q, limit=page * per_page, filter=final, **kwargs)
+        start = (page - 1) * per_page
+        for i in range(start, min(start + per_page, results.scored_length())):
+            doc_id = searcher.stored_fields(results.docnum(i))["id"]
+            kind_, _, pk = doc_id.partition(":")
+            outcome.hits.append(Hit(doc_id, kind_, int(pk), results.score(i) or 0.0))
+    elif suggest:
+        outcome.suggestion = _suggest(searcher, restriction(searcher, perms), text, q, 0, filters)
+    return outcome
+
+
+# --- did you mean ---------------------------------------------------------------------------
+
+_WORD_RE = re.compile(r'"[^"]*"|\S+')
+
+
+def _allowed_count(searcher, rest: Restriction, q, filters: dict, limit: int = 1) -> int:
+    results = searcher.search(_with_filters(q, filters), limit=limit, **rest.kwargs())
+    return len(results)
+
+
+def _spell_words(reader, seg_key) -> dict[tuple[str, int], list[str]]:
+    """The `spell` words of one segment by (first letter, length), cached per segment."""
+    key = (seg_key, "spell-words")
+    found = _cache._get(_cache.terms, key)
+    if found is None:
+        found = {}
+        for raw in reader.lexicon("spell"):
+            w = raw.decode() if isinstance(raw, bytes) else raw
+            found.setdefault((w[:1], len(w)), []).append(w)
+        _cache._put(_cache.terms, key, found, _cache.size)
+    return found
+
+
+def _within(searcher, word: str, maxdist: int) -> list[str]:
+    """Words of the `spell` field within `maxdist` edits of `word`, same first letter."""
+    from whoosh.support.levenshtein import damerau_levenshtein
+
+    out: set[str] = set()
+    for ss, _off in searcher.leaf_searchers():
+        reader = ss.reader()
+        words = _spell_words(reader, _segment_key(reader))
+        for length in range(len(word) - maxdist, len(word) + maxdist + 1):
+            for cand in words.get((word[:1], length), ()):
+                if cand not in out and damerau_levenshtein(word, cand) <= maxdist:
+                    out.add(cand)
+    return sorted(out)
+
+
+def _suggest(searcher, rest: Restriction, text: str, q, total: int, filters: dict) -> str | None:
+    """A corrected query with results within what the viewer may see, or None (asked when a
+    query found nothing; two typos in words of four letters or more, a swap of two letters counting as one).
+    Candidates come from the words of titles, names and topics (`spell`), each kept only when
+    documents the viewer may see contain it."""
+    reader = searcher.reader()
+    tokens = _WORD_RE.findall(text)
+    changed = False
+    fixed = []
+    for token in tokens:
+        word = token.lower()
+        if (token.startswith('"') or ":" in token or not word.isalpha() or len(word) < 3
+                or token in ("AND", "OR", "NOT")):
+            fixed.append(token)
+            continue
+        own = _allowed_count(searcher, rest, wq.Term("spell", word), {}) if ("spell", word) in reader else 0
+        if own:
+            fixed.append(token)
+            continue
+        best = None
+        for maxdist in ((1, 2) if len(word) >= 4 else (1,)):
+            candidates = _within(searcher, word, maxdist)
+            scored = []
+            for cand in candidates[:8]:
+                if cand == word:
+                    continue
+                n = _allowed_count(searcher, rest, wq.Term("spell", cand), {}, limit=50)
+                if n:
+                    scored.append((-n, cand))
+            if scored:
+                best = min(scored)[1]
+                break
+        if best:
+            fixed.append(best)
+            changed = True
+        else:
+            fixed.append(token)
+    if not changed:
+        return None
+    suggestion = " ".join(fixed)
+    try:
+        better, _notes = parse(searcher.schema, suggestion)
+    except QueryError:
+        return None
+    return suggestion if _allowed_count(searcher, rest, better, filters, limit=10) > total else None
+
+
+# --- more like this --------------------------------------------------------------------------
+
+def similar(searcher, perms: Permissions, text: str, *, limit: int = 5, types: tuple[str, ...] = ("post",),
+            community: int | None = None) -> list[Hit]:
+    """Documents like `text` (e.g. the title being typed) among what the viewer may see."""
+    text = " ".join((text or "").split())[:300]
+    if len(text) < 3:
+        return []
+    rest = restriction(searcher, perms)
+    if rest.nothing:
+        return []
+    keyterms = searcher.key_terms_from_text("title", text, numterms=8, normalize=True)
+    if not keyterms:
+        return []
+    words = wq.Or([wq.Term("title", w, boost=weight * 2) for w, weight in keyterms]
+                  + [wq.Term("body", w, boost=weight * 0.5) for w, weight in keyterms])
+    scope = [wq.ConstantScoreQuery(wq.Or([wq.Term("type", t) for t in types]), 0.0)]
+    if community is not None:
+        scope.append(wq.ConstantScoreQuery(wq.Term("community", str(community)), 0.0))
+    results = searcher.search(wq.And([words] + scope), limit=limit, **rest.kwargs())
+    hits = []
+    for i in range(results.scored_length()):
+        doc_id = searcher.stored_fields(results.docnum(i))["id"]
+        kind, _, pk = doc_id.partition(":")
+        hits.append(Hit(doc_id, kind, int(pk), results.score(i) or 0.0))
+    return hits
+
+
+# --- highlights -----------------------------------------------------------------------------
+
+class _Segments(wh.Formatter):
+    """A formatter that returns (text, matched) pairs instead of markup: the template escapes
+    every piece, so a highlight can never inject HTML."""
+
+    between = None
+
+    def format_token(self, text, token, replace=False):
+        return (wh.get_text(text, token, replace), True)
+
+    def format_fragment(self, fragment, replace=False):
+        output = []
+        index = fragment.startchar
+        text = fragment.text
+        for t in sorted(fragment.matches, key=lambda tok: (tok.startchar, -(tok.endchar - tok.startchar))):
+            if t.startchar is None or t.startchar < index:
+                continue
+            if t.startchar > index:
+                output.append((text[index:t.startchar], False))
+            output.append(self.format_token(text, t, replace))
+            index = t.endchar
+        output.append((text[index:fragment.endchar], False))
+        return fragment.startchar, fragment.endchar, output
+
+    def format(self, fragments, replace=False):
+        return [self.format_fragment(f, replace=replace) for f in fragments]
+
+
+_analyzers: dict[str, object] = {}
+
+
+def segments(text: str, terms: set[str], language: str, *, whole: bool = False, maxchars: int = 220,
+             top: int = 2) -> list[tuple[str, bool]]:
+    """`text` (or its best fragments) as (piece, matched) pairs; "…" marks text left out.
+    Without a match: the start of the text, unmarked."""
+    text = text or ""
+    if not text:
+        return []
+    analyzer = _analyzers.get(language)
+    if analyzer is None:
+        analyzer = _analyzers.setdefault(language, search_schema.text_analyzer(language))
+    offset, window = 0, text
+    if terms and not whole and len(text) > 3 * maxchars:
+        # analyse only the stretch around the first place a term (or its stem) appears: the
+        # analyser is the cost of a snippet, and a long body would be analysed whole
+        lowered = text.lower()
+        found = [lowered.find(t[:max(3, len(t) - 1)]) for t in terms if t]
+        found = [f for f in found if f >= 0]
+        if not found:
+            terms = set()  # no term in the text: the start of the text, without analysing it
+        else:
+            first = min(found)
+            offset = max(0, text.rfind(" ", 0, max(0, first - maxchars)) + 1)
+            window = text[offset:first + 3 * maxchars]
+    if terms:
+        fragmenter = wh.WholeFragmenter() if whole else wh.ContextFragmenter(maxchars=maxchars, surround=60)
+        try:
+            fragments = wh.highlight(window, terms, analyzer, fragmenter, _Segments(), top=top)
+        except Exception:  # noqa: BLE001 - never fail a page over a snippet
+            fragments = []
+        if fragments:
+            out: list[tuple[str, bool]] = []
+            end_of_text = len(text.rstrip(" .!?…\n"))
+            fragments = [(start + offset, end + offset, pieces) for start, end, pieces in fragments]
+            for i, (start, end, pieces) in enumerate(sorted(fragments, key=lambda f: f[0])):
+                if start > 0 and not whole:
+                    out.append(("… " if i == 0 else " … ", False))
+                elif i:
+                    out.append((" ", False))
+                out.extend(piece for piece in pieces if piece[0])
+                if i == len(fragments) - 1 and end < end_of_text and not whole:
+                    out.append((" …", False))
+            return out
+    if whole or len(text) <= maxchars:
+        return [(text, False)]
+    cut = text[:maxchars].rsplit(" ", 1)[0]
+    return [(cut + " …", False)]
+
+
+def since(days: int) -> int:
+    return day_number(clock.utcnow() - timedelta(days=days))
