@@ -1,0 +1,394 @@
+"""Kring's Socket.IO client managers and the per-process live state.
+
+python-socketio's managers keep the rooms; these subclasses add two things on the path where
+an emitted event is delivered to this process's sockets:
+
+- **Control messages** (event CONTROL, never delivered to a client): "disconnect every socket in
+  room R" and "take user U out of the rooms of community C if they lost access". They are
+  emitted like any event, so with REDIS_URL they travel through the message queue and every
+  server process acts on its own sockets (sign-out, suspension, removal from a community work
+  across processes; the CLI and job workers can send them too).
+- **Replay fences**: while a (re)connecting socket gets the messages it missed from the
+  database, a live broadcast of the same message may reach it too. For a short time after a
+  room is entered with a replay, every chat.message / comment.added id sent to that socket in
+  that room is remembered, and whichever of the two paths comes second is skipped, so each
+  message reaches the socket exactly once.
+
+`LiveState` (one per app, `app.extensions["kring_live"]`) holds the sockets of this process
+(person, rooms and their community), the fences, the presence store and the rate limiter, and
+runs a small background loop that keeps this process's presence entries fresh (so entries of a
+crashed process expire) and re-checks every socket's access once a minute.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import socketio as sio
+from flask import Flask
+
+from app.live import limits, presence
+
+log = logging.getLogger(__name__)
+
+CONTROL = "kring.control"
+NAMESPACE = "/"
+FENCED = {"chat.message": "id", "comment.added": "comment_id"}
+FENCE_SECONDS = 60.0
+
+
+def setting(app: Flask, name: str, default, cast=str):
+    """A live setting: from the app config, else the environment, else `default`."""
+    value = app.config.get(name)
+    if value is None:
+        value = os.environ.get(name)
+    if value is None:
+        return default
+    if cast is bool and isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return cast(value)
+
+
+@dataclass
+class SocketInfo:
+    user_id: int
+    session_version: int
+    rooms: dict[str, int | None] = field(default_factory=dict)  # room -> its community id
+
+
+@dataclass
+class _Fence:
+    seen: set = field(default_factory=set)
+    until: float = 0.0
+
+
+class LiveState:
+    """What this server process knows about its own live connections."""
+
+    def __init__(self, app: Flask, redis_url: str | None, channel: str) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.sockets: dict[str, SocketInfo] = {}
+        self.fences: dict[str, dict[str, _Fence]] = {}
+        self.server_id = uuid.uuid4().hex[:12]
+        self.redis = None
+        prefix = f"kring:{channel}:"
+        ttl = setting(app, "KRING_LIVE_PRESENCE_TTL", 60.0, float)
+        self.refresh_every = max(1.0, ttl / 3)
+        if redis_url:
+            import redis
+
+            self.redis = redis.Redis.from_url(redis_url)
+            self.presence = presence.RedisPresence(self.redis, prefix, ttl)
+            self.limiter = limits.RedisLimiter(self.redis, prefix)
+        else:
+            self.presence = presence.MemoryPresence(ttl)
+            self.limiter = limits.MemoryLimiter()
+        self.limits_on = setting(app, "KRING_LIVE_RATELIMIT", True, bool)
+        self.server = None  # the python-socketio server, set by the manager
+        self._loop_started = False
+
+    # --- sockets of this process ----------------------------------------------------------
+    def register(self, sid: str, user_id: int, session_version: int) -> None:
+        with self.lock:
+            self.sockets[sid] = SocketInfo(user_id, session_version)
+
+    def track(self, sid: str, room: str, community_id: int | None) -> None:
+        with self.lock:
+            info = self.sockets.get(sid)
+            if info is not None:
+                info.rooms[room] = community_id
+
+    def untrack(self, sid: str, room: str) -> None:
+        with self.lock:
+            info = self.sockets.get(sid)
+            if info is not None:
+                info.rooms.pop(room, None)
+            fences = self.fences.get(room)
+            if fences:
+                fences.pop(sid, None)
+
+    def unregister(self, sid: str) -> SocketInfo | None:
+        with self.lock:
+            info = self.sockets.pop(sid, None)
+            for fences in self.fences.values():
+                fences.pop(sid, None)
+            return info
+
+    def info(self, sid: str) -> SocketInfo | None:
+        with self.lock:
+            return self.sockets.get(sid)
+
+    # --- replay fences --------------------------------------------------------------------
+    def fence_open(self, sid: str, room: str) -> None:
+        with self.lock:
+            self.fences.setdefault(room, {})[sid] = _Fence(set(), time.monotonic() + FENCE_SECONDS)
+
+    def fence_claim(self, sid: str, room: str, event: str, data: dict) -> bool:
+        """For the replay path: True when `data` was not sent to `sid` yet (and now counts as sent)."""
+        key = FENCED.get(event)
+        if key is None:
+            return True
+        with self.lock:
+            fence = self.fences.get(room, {}).get(sid)
+            if fence is None:
+                return True
+            ident = data.get(key)
+            if ident in fence.seen:
+                return False
+            fence.seen.add(ident)
+            return True
+
+    def fence_skips(self, event: str, data, room) -> list[str]:
+        """For the live path: the sockets of `room` that already got this message by replay."""
+        key = FENCED.get(event)
+        if key is None or not isinstance(room, str) or not isinstance(data, dict) or room not in self.fences:
+            return []
+        ident = data.get(key)
+        skip = []
+        now = time.monotonic()
+        with self.lock:
+            fences = self.fences.get(room) or {}
+            for sid, fence in list(fences.items()):
+                if fence.until < now:
+                    del fences[sid]
+                elif ident in fence.seen:
+                    skip.append(sid)
+                else:
+                    fence.seen.add(ident)
+            if not fences:
+                self.fences.pop(room, None)
+        return skip
+
+    # --- control messages -----------------------------------------------------------------
+    def control(self, data) -> None:
+        """Act on a control message for the sockets of this process."""
+        if not isinstance(data, dict) or self.server is None:
+            return
+        action = data.get("action")
+        try:
+            if action == "disconnect":
+                self._disconnect_room(data.get("room"))
+            elif action == "leave_community":
+                self._leave_community(data.get("user_id"), data.get("community_id"))
+        except Exception:  # noqa: BLE001 - a control message must never kill the listener
+            log.exception("live control %r failed", action)
+
+    def _participants(self, room: str) -> list[str]:
+        try:
+            return [sid for sid, _eio in self.server.manager.get_participants(NAMESPACE, room)]
+        except KeyError:
+            return []
+
+    def _disconnect_room(self, room) -> None:
+        if not isinstance(room, str):
+            return
+        for sid in self._participants(room):
+            self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+
+    def _leave_community(self, user_id, community_id) -> None:
+        sids = self._participants(f"user:{user_id}")
+        if not sids:
+            return
+        from app.extensions import db
+        from app.models import Community, User
+        from app.services import access
+
+        def readable() -> bool:
+            user = db.session.get(User, user_id)
+            community = db.session.get(Community, community_id)
+            return user is not None and community is not None and access.access_to(user, community).can_read
+
+        if self.with_db(readable):
+            return
+        for sid in sids:
+            info = self.info(sid)
+            rooms = [room for room, cid in (info.rooms.items() if info else ()) if cid == community_id]
+            for room in rooms:
+                self.leave(sid, user_id, room)
+
+    def with_db(self, fn):
+        """Run fn() with a database session: the caller's, when this thread already works in
+        this app (a request that just committed; a second session would wait for its lock),
+        else in an app context of its own (the Redis listener, the upkeep loop)."""
+        from flask import current_app, has_app_context
+
+        from app.extensions import db
+
+        if has_app_context() and current_app._get_current_object() is self.app:
+            return fn()
+        with self.app.app_context():
+            try:
+                return fn()
+            finally:
+                db.session.remove()
+
+    def leave(self, sid: str, user_id: int, room: str) -> None:
+        """Take a socket out of a room (and the room's presence), telling the room when the
+        person is no longer there at all."""
+        self.server.leave_room(sid, room, namespace=NAMESPACE)
+        self.untrack(sid, room)
+        if self.presence.remove(room, user_id, sid):
+            self.server.emit("presence.left", {"room": room, "user_id": user_id}, to=room, namespace=NAMESPACE)
+
+    # --- background upkeep ----------------------------------------------------------------
+    def start_upkeep(self) -> None:
+        """Start this process's upkeep loop once (presence refresh, access re-checks)."""
+        with self.lock:
+            if self._loop_started or self.server is None:
+                return
+            self._loop_started = True
+        if not self.app.testing:
+            # The first live connection means the process now serves. Everything loaded so far
+            # (the app, its modules, templates, mappers) lives as long as the process: keep it
+            # out of the garbage collector's way. Without this, full collections over that
+            # heap paused every thread here for 150-300 ms (measured with bench/live.py: the
+            # p99 of message delivery is made of those pauses).
+            gc.collect()
+            gc.freeze()
+        self.server.start_background_task(self._upkeep_loop)
+
+    def _upkeep_loop(self) -> None:
+        """Every second: refresh presence when due (every ttl/3) and re-check a slice of the
+        sockets, so that each is re-checked every KRING_LIVE_RECHECK_SECONDS (60) without a
+        pause for everyone while hundreds are checked at once."""
+        from app.extensions import socketio
+
+        server = self.server
+        recheck_every = setting(self.app, "KRING_LIVE_RECHECK_SECONDS", 60.0, float)
+        last_refresh = time.monotonic()
+        queue: list[str] = []
+        while socketio.server is server:  # a newer app (tests) replaced this one: stop
+            time.sleep(1.0)
+            try:
+                if time.monotonic() - last_refresh >= self.refresh_every:
+                    last_refresh = time.monotonic()
+                    self.refresh_presence()
+                if not queue:
+                    with self.lock:
+                        queue = list(self.sockets)
+                    per_tick = max(1, -(-len(queue) // max(1, int(recheck_every))))
+                if queue:
+                    batch, queue = queue[:per_tick], queue[per_tick:]
+                    self.recheck(batch)
+            except Exception:  # noqa: BLE001 - upkeep must survive a bad moment (Redis restart)
+                log.exception("live upkeep round failed")
+
+    def refresh_presence(self) -> None:
+        with self.lock:
+            entries = [(room, info.user_id, sid) for sid, info in self.sockets.items() for room in info.rooms]
+        self.presence.refresh(entries)
+        for room, user_ids in self.presence.purge().items():
+            for user_id in user_ids:
+                self.server.emit("presence.left", {"room": room, "user_id": user_id}, to=room, namespace=NAMESPACE)
+
+    def recheck(self, sids=None) -> None:
+        """Drop sockets (all, or those in `sids`) whose person was suspended or signed out
+        everywhere, and rooms they may no longer read (a missed control message, a community
+        made private)."""
+        from app.extensions import db
+        from app.models import User
+        from app.services import chat
+
+        with self.lock:
+            snapshot = {sid: (info.user_id, info.session_version, dict(info.rooms))
+                        for sid, info in self.sockets.items() if sids is None or sid in sids}
+        if not snapshot:
+            return
+        with self.app.app_context():
+            try:
+                for sid, (user_id, version, rooms) in snapshot.items():
+                    user = db.session.get(User, user_id)
+                    if user is None or user.session_version != version or not user.is_active:
+                        db.session.rollback()
+                        self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+                        continue
+                    refused = []
+                    for room in rooms:
+                        try:
+                            chat.authorize_room(user, room)
+                        except Exception:  # noqa: BLE001 - NotFound and friends: no longer readable
+                            refused.append(room)
+                    # one short transaction per socket: on SQLite nobody waits for this check
+                    db.session.rollback()
+                    for room in refused:
+                        self.leave(sid, user_id, room)
+            finally:
+                db.session.remove()
+
+
+class KringManager(sio.Manager):
+    """The in-process manager (no REDIS_URL)."""
+
+    live: LiveState
+
+    def initialize(self):
+        super().initialize()
+        self.live.server = self.server
+        self.live.start_upkeep()
+
+    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        room = to or room
+        if event == CONTROL:
+            self.live.server = self.server
+            self.live.control(data)
+            return None
+        skip = self.live.fence_skips(event, data, room)
+        if skip:
+            skip_sid = _merge(skip_sid, skip)
+        return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+
+
+class KringRedisManager(sio.RedisManager):
+    """The manager with REDIS_URL: rooms shared by every process through Redis pub/sub."""
+
+    live: LiveState
+
+    def initialize(self):
+        super().initialize()
+        self.live.server = self.server
+        self.live.start_upkeep()
+
+    def _handle_emit(self, message):
+        event = message.get("event")
+        data = message.get("data")
+        first = data[0] if isinstance(data, list) and data else data
+        if event == CONTROL:
+            self.live.server = self.server
+            self.live.control(first)
+            return
+        skip = self.live.fence_skips(event, first, message.get("room"))
+        if skip:
+            message = dict(message, skip_sid=_merge(message.get("skip_sid"), skip))
+        super()._handle_emit(message)
+
+
+def _merge(skip_sid, more: list[str]) -> list[str]:
+    if skip_sid is None:
+        return list(more)
+    if isinstance(skip_sid, list):
+        return skip_sid + list(more)
+    return [skip_sid, *more]
+
+
+def create(app: Flask):
+    """The client manager for `app`'s Socket.IO server (with its LiveState)."""
+    redis_url = app.config.get("REDIS_URL")
+    channel = setting(app, "KRING_SOCKETIO_CHANNEL", "flask-socketio")
+    state = LiveState(app, redis_url, channel)
+    if redis_url:
+        manager = KringRedisManager(redis_url, channel=channel)
+    else:
+        manager = KringManager()
+    manager.live = state
+    app.extensions["kring_live"] = state
+    return manager
+
+
+def state_of(app: Flask) -> LiveState:
+    return app.extensions["kring_live"]
