@@ -93,3 +93,7 @@ def register(app: Flask) -> None:
         click.echo(f"job #{job_id} queued again")
 
     app.cli.add_command(jobs_cli)
+
+    from app.search.cli import search_cli
+
+    app.cli.add_command(search_cli)

@@ -186,6 +186,18 @@ def _seed() -> str:
     settings.set_value(admin, "open_signup", True)
     db.session.commit()
     n_posts = _seed_posts(by_local)
+    from app import experts_demo
+
+    experts_demo.seed(by_local)
+    from app import chat_demo
+
+    chat_demo.seed(by_local)
+    from app import insight_demo
+
+    insight_demo.seed(by_local)
+    from app.services import search
+
+    search.seed_demo(by_local)
     return (f"Demo organisation loaded: {len(employees)} employees, {len(customers)} customers, "
             f"{len(partners)} partners, {len(COMMUNITIES)} communities, {n_posts} posts. Password for "
             f"every demo account: {DEMO_PASSWORD}")

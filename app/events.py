@@ -1,20 +1,54 @@
 """The one place that reacts to committed changes.
 
-Services call `publish(event, payload, room)` inside their transaction; the event is kept on
-the database session and emitted only after that transaction commits (dropped on rollback), so
-nobody ever sees a live update of something that was not stored. Emits go through Flask-SocketIO,
-which with REDIS_URL publishes on the message queue: the CLI, jobs and the search indexer can
-emit to clients of every server process.
+Services call `publish(event, payload, room)` inside their transaction (or one of the small
+helpers below, which build the payload); the event is kept on the database session and
+emitted only after that transaction commits (dropped on rollback), so nobody ever sees a live
+update of something that was not stored. Emits go through Flask-SocketIO, which with REDIS_URL
+publishes on the message queue: the CLI, jobs and the search indexer can emit to clients of
+every server process. `signal()` sends ephemeral events (typing, presence) at once.
 
-Event names (payloads are JSON-safe dicts of ids and display fields):
-  session.ended            {user_id}                                       room user:<id>
-  community.member_removed {community_id, user_id}                         room user:<id>
-Features add theirs here as they land (post.created, comment.added, idea.voted, ...).
-Rooms: user:<id>, community:<id>, post:<id>.
+Rooms (the server puts sockets in them, after app.services.access allowed it):
+  user:<id>        every socket of a person         session:<token>  one signed-in browser
+  community:<id>   the community page and channel   post:<id>        the post page
+
+Payloads are JSON-safe dicts of ids and display fields. HTML in them (body_html,
+response_html) is what app.services.markup rendered and sanitised; clients insert it as is
+and everything else as text. `person` = {id, name, handle, kind, initial, avatar (path|null)}.
+
+Event                    Room            Payload
+session.ended            user:<id>       {user_id}
+community.member_removed user:<id>       {community_id, user_id}
+post.created             community:<id>  {room, post_id, community_id, kind, title, url, author: person}
+comment.added            post:<id>       {room, post_id, comment_id, parent_id, comment_count}
+comment.updated          post:<id>       {room, post_id, comment_id, parent_id, comment_count}  (edit, restore)
+comment.removed          post:<id>       {room, post_id, comment_id, parent_id, comment_count}  (deleted or hidden)
+comment.hidden           post:<id>       same as comment.removed (moderation hides, when it lands)
+idea.voted               post:<id> and community:<id>
+                                         {room, post_id, vote_count, voter_id, voted}
+idea.status_changed      post:<id> and community:<id>
+                                         {room, post_id, status, status_label, response_html,
+                                          actor: person|null, created_at, duplicate_of_id}
+expert.assigned          community:<id>  {room, community_id, topic_id, topic, expert: person}
+notification.created     user:<id>       {unread, notification: {id, kind, text, created_at, open_url}}
+notification.read        user:<id>       {unread}
+chat.message             community:<id>  chat message (see below): a new message or reply
+chat.updated             community:<id>  chat message: edited, deleted, new reply count, promoted
+  chat message = {room, id, community_id, parent_id, key, author: person|null, body_html,
+                  deleted, created_at, edited_at, reply_count, last_reply_at, promoted_post_id}
+presence.joined          community:<id> / post:<id>  {room, user: person}  (their first socket there)
+presence.left            community:<id> / post:<id>  {room, user_id}       (their last socket left)
+typing                   community:<id> / post:<id>  {room, user: {id, name}, typing, thread}
+Sent to one socket only:
+presence.state           {room, count, people: [person]}   after a room is entered on connect
+room.refused             {room, error}                     a room named at connect was refused
+replay.truncated         {room}                            more was missed than replay sends: reload
+Times are ISO 8601 UTC ending in "Z". Client events and their acks: app.live.handlers, app.live.chat.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -23,6 +57,7 @@ from app.extensions import db, socketio
 
 log = logging.getLogger(__name__)
 _KEY = "kring_events"
+_held = threading.local()
 
 
 def _emit(name: str, payload: dict, room: str) -> None:
@@ -43,7 +78,30 @@ def publish(name: str, payload: dict, room: str) -> None:
 @sa_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     pending = session.info.pop(_KEY, None)
+    held = getattr(_held, "items", None)
+    if held is not None:
+        held.extend(pending or ())
+        return
     for name, payload, room in pending or ():
+        _emit(name, payload, room)
+
+
+@contextlib.contextmanager
+def held():
+    """Inside this block, events of committed transactions (of this thread) are collected in
+    the yielded list instead of being sent; the caller sends them with `send_all` (the socket
+    layer uses this to send a burst of messages together, app.live.guard)."""
+    previous = getattr(_held, "items", None)
+    _held.items = []
+    try:
+        yield _held.items
+    finally:
+        _held.items = previous
+
+
+def send_all(items) -> None:
+    """Send events collected by `held`, in order."""
+    for name, payload, room in items:
         _emit(name, payload, room)
 
 
@@ -68,3 +126,89 @@ def member_removed(community_id: int, user_id: int) -> None:
     from app.live import rooms
 
     rooms.leave_community(user_id, community_id)
+
+
+def signal(name: str, payload: dict, room: str, *, skip_sid: str | None = None) -> None:
+    """Emit an ephemeral event (typing, presence) now: nothing is stored, nothing to wait for."""
+    try:
+        socketio.emit(name, payload, to=room, skip_sid=skip_sid)
+    except Exception:  # noqa: BLE001
+        log.exception("could not emit %s to %s", name, room)
+
+
+# --- payload builders: the one-line hooks services call inside their transaction ----------
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() + "Z" if moment else None
+
+
+def post_created(post) -> None:
+    """posts.create: the community page shows the new post without reload."""
+    from app.services import chat
+
+    room = f"community:{post.community_id}"
+    publish("post.created", {"room": room, "post_id": post.id, "community_id": post.community_id,
+                             "kind": post.kind.value, "title": post.title,
+                             "url": chat.site_path("posts.show", post_id=post.id),
+                             "author": chat.person(post.author)}, room)
+
+
+def _comment_payload(comment, post, room: str) -> dict:
+    return {"room": room, "post_id": post.id, "comment_id": comment.id, "parent_id": comment.parent_id,
+            "comment_count": post.comment_count}
+
+
+def comment_added(comment, post) -> None:
+    room = f"post:{post.id}"
+    publish("comment.added", _comment_payload(comment, post, room), room)
+
+
+def comment_updated(comment, post) -> None:
+    """Edited or restored: open post pages fetch the comment again."""
+    room = f"post:{post.id}"
+    publish("comment.updated", _comment_payload(comment, post, room), room)
+
+
+def comment_removed(comment, post, *, hidden: bool = False) -> None:
+    """Deleted by its author or a moderator (hidden=True: hidden by moderation)."""
+    room = f"post:{post.id}"
+    publish("comment.hidden" if hidden else "comment.removed", _comment_payload(comment, post, room), room)
+
+
+def idea_voted(post, voter_id: int, voted: bool) -> None:
+    payload = {"post_id": post.id, "vote_count": post.vote_count, "voter_id": voter_id, "voted": voted}
+    for room in (f"post:{post.id}", f"community:{post.community_id}"):
+        publish("idea.voted", {"room": room, **payload}, room)
+
+
+def idea_status_changed(post, change, actor) -> None:
+    from app.services import chat
+
+    payload = {"post_id": post.id, "status": change.to_status.value, "status_label": change.to_status.label,
+               "response_html": change.response_html, "actor": chat.person(actor),
+               "created_at": _iso(change.created_at), "duplicate_of_id": change.duplicate_of_id}
+    for room in (f"post:{post.id}", f"community:{post.community_id}"):
+        publish("idea.status_changed", {"room": room, **payload}, room)
+
+
+def expert_assigned(community, topic, expert) -> None:
+    """experts.assign: the community page tells who answers for a topic now."""
+    from app.services import chat
+
+    room = f"community:{community.id}"
+    publish("expert.assigned", {"room": room, "community_id": community.id, "topic_id": topic.id,
+                                "topic": topic.name, "expert": chat.person(expert)}, room)
+
+
+def notification_created(note, unread: int) -> None:
+    """notifications.create: the header count and the notification list of every open page."""
+    from app.services import chat
+
+    publish("notification.created", {
+        "unread": unread,
+        "notification": {"id": note.id, "kind": note.kind, "text": note.text, "created_at": _iso(note.created_at),
+                         "open_url": chat.site_path("notifications.open_one", notification_id=note.id)}}, f"user:{note.user_id}")
+
+
+def notifications_read(user_id: int, unread: int) -> None:
+    publish("notification.read", {"unread": unread}, f"user:{user_id}")

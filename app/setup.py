@@ -29,7 +29,13 @@ def init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     # job handlers register themselves on import
-    from app.services import mail, notifications  # noqa: F401
+    from app.services import (  # noqa: F401
+        experts,
+        insight,  # noqa: F401 - the insight rollup job
+        mail,
+        notifications,
+        search,  # noqa: F401 - search change capture, indexer poller, alerts
+    )
 
 
 def init_database(app: Flask) -> None:
@@ -112,19 +118,23 @@ def register_blueprints(app: Flask) -> None:
         admin,
         api,
         auth,
+        chat,
         comments,
         communities,
+        experts,
         files,
         follows,
         ideas,
+        insight,
         main,
         notifications,
         people,
         posts,
+        search,
     )
 
     for module in (main, auth, people, communities, posts, comments, files, ideas, notifications, follows, api,
-                   admin):
+                   admin, experts, chat, search, insight):
         app.register_blueprint(module.bp)
 
 
@@ -224,12 +234,15 @@ def init_sockets(app: Flask) -> None:
     # Import the handlers first: decorators that run while the extension has no server are
     # kept in its handler list and registered on every app's server by init_app (imported
     # after init_app, they would bind to the first app's server only).
-    from app.live import handlers  # noqa: F401
+    from app.live import handlers, manager  # noqa: F401
 
     socketio.init_app(
         app,
         async_mode="threading",
         cors_allowed_origins=app.config["KRING_ALLOWED_ORIGINS"],
-        message_queue=app.config.get("REDIS_URL"),
+        # Kring's manager (app/live/manager.py): Redis pub/sub with REDIS_URL, control messages
+        # (cross-process disconnects) and replay fences; a fresh one for every app
+        client_manager=manager.create(app),
         manage_session=False,
+        max_http_buffer_size=64 * 1024,  # larger socket messages close that connection
     )

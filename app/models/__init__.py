@@ -1,5 +1,17 @@
 """All tables. Importing this package registers every model with the metadata."""
+from app.models.chat import ChatMention, ChatMessage
 from app.models.communities import Community, JoinRequest, MemberRole, Membership, Topic, Visibility
+from app.models.experts import Escalation, ExpertAssignment, ExpertRoute, ExpertSettings, TopicFlag
+from app.models.insight import (
+    InsightActivity,
+    InsightCommunity,
+    InsightPeople,
+    InsightPost,
+    InsightPostWeek,
+    InsightReplies,
+    InsightState,
+    InsightThreads,
+)
 from app.models.invitations import Invitation, invitation_communities
 from app.models.jobs import Job, JobStatus, PeriodicRun
 from app.models.notifications import Follow, Notification, NotificationSetting
@@ -17,9 +29,15 @@ from app.models.posts import (
                               Vote,
                               post_topics,
 )
+from app.models.search import SavedSearch, SavedSearchHit, SearchChange, SearchLog
 from app.models.settings import SiteSetting
 
 __all__ = [
+    "SavedSearch", "SavedSearchHit", "SearchChange", "SearchLog",
+    "ChatMention", "ChatMessage",
+    "InsightActivity", "InsightCommunity", "InsightPeople", "InsightPost", "InsightPostWeek", "InsightReplies", "InsightState",
+    "InsightThreads",
+    "Escalation", "ExpertAssignment", "ExpertRoute", "ExpertSettings", "TopicFlag",
     "Attachment", "Comment", "CommentLike", "Follow", "IdeaStatus", "Notification",
     "NotificationSetting", "Post", "PostKind", "PostRead", "Revision", "StatusChange", "Vote",
     "post_topics",

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app import clock
+from app import clock, events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Comment, CommentLike, Post, PostKind, Revision
@@ -152,6 +152,7 @@ def add(author, post_id: int, body: str, parent_id=None, files=()) -> Comment:
     posts.refresh_hot(post)
     follows.ensure(author, "post", post.id)
     notifications.after_comment(comment)
+    events.comment_added(comment, post)
     db.session.commit()
     return comment
 
@@ -179,6 +180,7 @@ def edit(actor, comment_id: int, body: str, reason: str = "") -> Comment:
         notifications.create("moderation", [comment.author_id], actor_id=actor.id, post=pacc.post,
                              comment=comment, text=f"{name} edited your comment on “{pacc.post.title}”: {reason}")
     notifications.after_comment_edited(comment)
+    events.comment_updated(comment, pacc.post)
     db.session.commit()
     return comment
 
@@ -197,6 +199,7 @@ def delete(actor, comment_id: int) -> Comment:
         post.accepted_comment_id = None
     _bump(Post, post, "comment_count", -1)
     posts.refresh_hot(post)
+    events.comment_removed(comment, post)
     db.session.commit()
     return comment
 
@@ -211,6 +214,7 @@ def restore(moderator, comment_id: int) -> Comment:
     comment.deleted_at = comment.deleted_by_id = None
     _bump(Post, pacc.post, "comment_count", 1)
     posts.refresh_hot(pacc.post)
+    events.comment_updated(comment, pacc.post)
     db.session.commit()
     return comment
 

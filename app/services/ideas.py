@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from app import clock
+from app import clock, events
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import IdeaStatus, Post, PostKind, StatusChange, User, Vote
@@ -98,6 +98,7 @@ def toggle_vote(user, post_id: int) -> tuple[bool, int]:
             db.session.execute(counter.values(vote_count=Post.vote_count + 1))
         voted = True
     _recount(post)
+    events.idea_voted(post, user.id, voted)
     db.session.commit()
     return voted, post.vote_count
 
@@ -274,6 +275,7 @@ def change_status(actor, post_id: int, status: str, response: str, duplicate_of_
                                             "recipients": sorted(audience)})
     else:
         notifications.after_status_change(post, actor, text)
+    events.idea_status_changed(post, change, actor)
     db.session.commit()
     return change
 

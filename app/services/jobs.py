@@ -11,7 +11,9 @@
   FAILED with its error for admins (`/admin/jobs`, `flask jobs list`) to see and retry.
 
 In the embedded default `start_worker_thread(app)` runs tick + run_due in one daemon thread of
-the server; later features plug in as handlers and periodic tasks, never as threads of their own.
+the server; later features plug in as handlers, periodic tasks and pollers (`@poller`: called
+every KRING_POLLER_SECONDS, for work that must follow the database within a second, like the
+search indexer), never as threads of their own.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -232,27 +235,86 @@ def _purge_done_job(payload: dict) -> None:
     purge_done()
 
 
+_pollers: list[Callable[[], int]] = []
+
+
+def poller(fn: Callable[[], int]) -> Callable[[], int]:
+    """Register `fn()` to be called by the worker loop every KRING_POLLER_SECONDS (0.2 s by
+    default), in an app context, between job rounds: for work that must follow the database
+    closely (the search indexer). It returns how much it did; more than 0 means "more may be
+    waiting", and the loop calls it again without sleeping. It must not block for long."""
+    if fn not in _pollers:
+        _pollers.append(fn)
+    return fn
+
+
+def run_pollers(errors: dict[str, str] | None = None) -> int:
+    """Call every registered poller once; returns the work they reported. A failing poller is
+    logged (a repeated error once) and does not stop the others."""
+    busy = 0
+    for fn in list(_pollers):
+        name = getattr(fn, "__qualname__", repr(fn))
+        try:
+            busy += int(fn() or 0)
+            if errors is not None:
+                errors.pop(name, None)
+        except Exception as exc:  # noqa: BLE001 - a poller may fail in any way; the loop goes on
+            db.session.rollback()
+            if errors is None or errors.get(name) != repr(exc):
+                log.exception("background poller %s failed (repeats are not logged again)", name)
+            if errors is not None:
+                errors[name] = repr(exc)
+    return busy
+
+
 def work_forever(app: Flask, stop: threading.Event, *, poll: float | None = None) -> None:
-    """The worker loop: tick, run due jobs, sleep. Errors are logged (a repeated error once,
-    until a round succeeds again), never fatal."""
+    """The worker loop: tick and run due jobs every `poll` seconds (at once again while jobs
+    keep coming), and call the pollers every KRING_POLLER_SECONDS in between. Errors are
+    logged (a repeated error once, until a round succeeds again), never fatal."""
     poll = poll if poll is not None else app.config["JOB_POLL_SECONDS"]
+    fast = float(app.config.get("KRING_POLLER_SECONDS") or os.environ.get("KRING_POLLER_SECONDS") or 0.2)
     last_error = None
+    poller_errors: dict[str, str] = {}
+    next_jobs = 0.0
+    last_poll = [0.0]
+
+    def poll_between_jobs() -> None:
+        # a long queue of jobs must not hold up the pollers (e.g. new posts waiting for search)
+        if _pollers and time.monotonic() - last_poll[0] >= fast:
+            run_pollers(poller_errors)
+            last_poll[0] = time.monotonic()
+
     while not stop.is_set():
         ran = 0
-        try:
-            with app.app_context():
-                tick()
-                ran = run_due()
-            last_error = None
-        except Exception as exc:  # noqa: BLE001 - the loop must survive a bad moment (db restart)
-            if repr(exc) != last_error:
-                log.exception("background worker round failed (repeats are not logged again)")
-            last_error = repr(exc)
-        finally:
-            with app.app_context():
-                db.session.remove()
-        if not ran:
-            stop.wait(poll if last_error is None else max(poll, 5.0))
+        if time.monotonic() >= next_jobs:
+            try:
+                with app.app_context():
+                    tick()
+                    for job_id in _claim(50):
+                        _run_one(job_id)
+                        ran += 1
+                        poll_between_jobs()
+                last_error = None
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a bad moment (db restart)
+                if repr(exc) != last_error:
+                    log.exception("background worker round failed (repeats are not logged again)")
+                last_error = repr(exc)
+            finally:
+                with app.app_context():
+                    db.session.remove()
+            next_jobs = time.monotonic() + (0 if ran else (poll if last_error is None else max(poll, 5.0)))
+        busy = 0
+        if _pollers:
+            try:
+                with app.app_context():
+                    busy = run_pollers(poller_errors)
+                    last_poll[0] = time.monotonic()
+            finally:
+                with app.app_context():
+                    db.session.remove()
+        if not ran and not busy:
+            wait = max(0.0, next_jobs - time.monotonic())
+            stop.wait(min(wait, fast) if _pollers else wait)
 
 
 def start_worker_thread(app: Flask) -> threading.Event:

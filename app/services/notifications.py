@@ -26,6 +26,11 @@ KINDS: dict[str, str] = {
     "status": "Status changes and official responses on ideas you voted for or follow",
     "accepted": "Your answer is accepted",
     "moderation": "Staff edit or restore your posts",
+    "chat_mention": "Someone mentions you in a live discussion",
+    "routed": "New questions and ideas in topics you are an expert of",
+    "escalation": "Questions and ideas waiting too long, and topics without an expert, in communities you manage",
+    "expert": "You are made an expert of a topic, or no longer one",
+    "saved_search": "New content matching your saved searches",
 }
 
 
@@ -72,11 +77,13 @@ def _already_notified(post_id: int, kind: str) -> set[int]:
 
 
 def create(kind: str, recipient_ids, *, actor_id: int | None, post: Post | None = None,
-           comment: Comment | None = None, text: str, exclude: set[int] | None = None) -> list[int]:
-    """Tell each recipient who may read the post now: an in-app notification unless they turned
-    this kind off in Kring, and an email when they asked for it by email (either may be on
-    alone); never the actor. Returns the ids of the people told. Runs in the caller's
-    transaction."""
+           comment: Comment | None = None, text: str, exclude: set[int] | None = None,
+           community: Community | None = None) -> list[int]:
+    """Tell each recipient who may read the post (or, without a post, the `community`) now: an
+    in-app notification unless they turned this kind off in Kring, and an email when they asked
+    for it by email (either may be on alone); never the actor. Returns the ids of the people
+    told. Runs in the caller's transaction; each person's open pages hear of it live after the
+    commit (notification.created with the new unread count)."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     ids = {int(i) for i in recipient_ids} - {actor_id} - (exclude or set())
@@ -89,20 +96,31 @@ def create(kind: str, recipient_ids, *, actor_id: int | None, post: Post | None 
     emailed = set(db.session.scalars(select(NotificationSetting.user_id).where(
         NotificationSetting.kind == kind, NotificationSetting.email.is_(True), NotificationSetting.user_id.in_(ids))))
     made = []
+    live = []
     now = clock.utcnow()
     for person in people:
         if person.is_suspended or (person.id in off and person.id not in emailed):
             continue
         if post is not None and not access.can_read_post(person, post):
             continue  # never tell someone about what they may not read
+        if post is None and community is not None and not access.access_to(person, community).can_read:
+            continue
         if person.id not in off:
-            db.session.add(Notification(
+            note = Notification(
                 user_id=person.id, kind=kind, actor_id=actor_id, post_id=post.id if post else None,
-                community_id=post.community_id if post else None, comment_id=comment.id if comment else None,
-                text=text[:300], created_at=now))
+                community_id=post.community_id if post else (community.id if community else None),
+                comment_id=comment.id if comment else None, text=text[:300], created_at=now)
+            db.session.add(note)
+            live.append((person, note))
         made.append(person.id)
         if person.id in emailed:
             _email(person, text, post)
+    if live:
+        db.session.flush()
+        from app import events
+
+        for person, note in live:
+            events.notification_created(note, unread_count(person))
     return made
 
 
@@ -122,6 +140,9 @@ def _new_post(payload: dict) -> None:
     mentioned = _mentioned_ids(post.body)
     done = set(create("mention", mentioned, actor_id=post.author_id, post=post,
                       text=f"{author} mentioned you in “{post.title}”", exclude=_already_notified(post.id, "mention")))
+    from app.services import experts
+
+    done |= experts.route(post, already_told=done)  # the topic's experts first, once each
     audience = set(db.session.scalars(follows.followers("community", post.community_id)))
     for topic in post.topics:
         audience |= set(db.session.scalars(follows.followers("topic", topic.id)))
@@ -137,8 +158,11 @@ def _post_edited(payload: dict) -> None:
         return
     editor = db.session.get(User, payload["editor_id"])
     name = editor.display_name if editor else "Someone"
-    create("mention", _mentioned_ids(post.body), actor_id=payload["editor_id"], post=post,
-           text=f"{name} mentioned you in “{post.title}”", exclude=_already_notified(post.id, "mention"))
+    mentioned = create("mention", _mentioned_ids(post.body), actor_id=payload["editor_id"], post=post,
+                       text=f"{name} mentioned you in “{post.title}”", exclude=_already_notified(post.id, "mention"))
+    from app.services import experts
+
+    experts.route(post, already_told=set(mentioned), open_only=True)  # moved into a topic: its experts
     if post.author_id and post.author_id != payload["editor_id"]:
         create("moderation", [post.author_id], actor_id=payload["editor_id"], post=post,
                text=f"{name} edited your post “{post.title}”")
@@ -161,6 +185,9 @@ def _comment(payload: dict) -> None:
                                exclude=done))
     create("comment", db.session.scalars(follows.followers("post", post.id)), actor_id=comment.author_id,
            post=post, comment=comment, text=f"{author} commented on “{post.title}”", exclude=done)
+    from app.services import experts
+
+    experts.recheck(post)  # an expert's or staff answer takes it out of the needs-attention queue
 
 
 @jobs.handler("notify.comment_edited")
@@ -186,6 +213,9 @@ def _status(payload: dict) -> None:
     voters = set(db.session.scalars(select(Vote.user_id).where(Vote.post_id == post.id)))
     audience = voters | set(db.session.scalars(follows.followers("post", post.id)))
     create("status", audience, actor_id=payload["actor_id"], post=post, text=payload["text"])
+    from app.services import experts
+
+    experts.recheck(post)  # an official response takes it out of the needs-attention queue
 
 
 @jobs.handler("notify.accepted")
@@ -196,6 +226,9 @@ def _accepted(payload: dict) -> None:
     post = db.session.get(Post, comment.post_id)
     create("accepted", [comment.author_id], actor_id=payload["actor_id"], post=post, comment=comment,
            text=f"Your answer on “{post.title}” was accepted")
+    from app.services import experts
+
+    experts.recheck(post)  # an accepted answer takes it out of the needs-attention queue
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -209,7 +242,9 @@ def _visible(user):
     readable_communities = select(Community.id).where(access.readable_clause(user))
     post_readable = exists().where(Post.id == Notification.post_id, Post.deleted_at.is_(None),
                                    Post.community_id.in_(readable_communities))
-    return and_(Notification.user_id == user.id, or_(Notification.post_id.is_(None), post_readable))
+    community_only = and_(Notification.post_id.is_(None), or_(
+        Notification.community_id.is_(None), Notification.community_id.in_(readable_communities)))
+    return and_(Notification.user_id == user.id, or_(community_only, post_readable))
 
 
 def unread_count(user) -> int:
@@ -245,6 +280,10 @@ def mark_read(user, ids=None) -> int:
             return 0
         stmt = stmt.where(Notification.id.in_(clean))
     changed = db.session.execute(stmt.values(read_at=clock.utcnow())).rowcount
+    if changed:
+        from app import events
+
+        events.notifications_read(user.id, unread_count(user))
     db.session.commit()
     return changed
 
@@ -258,6 +297,9 @@ def open_notification(user, notification_id: int) -> Notification:
         raise NotFound("No such notification.")
     if note.read_at is None:
         note.read_at = clock.utcnow()
+        from app import events
+
+        events.notifications_read(user.id, unread_count(user))
         db.session.commit()
     return note
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import exists, or_, select, tuple_, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from app import clock
+from app import clock, events
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import (
@@ -115,6 +115,7 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
 
     follows.ensure(author, "post", post.id)
     notifications.after_new_post(post)
+    events.post_created(post)
     db.session.commit()
     return post
 

@@ -97,7 +97,7 @@ def show(post_id: int):
 def post_view(viewer, pacc: access.PostAccess) -> dict:
     """Everything the post page shows besides the post itself, in a constant number of queries.
     Features add their parts here (comments, idea status, attachments, follow state)."""
-    from app.services import attachments, comments, follows, ideas
+    from app.services import attachments, comments, experts, follows, ideas
 
     post = pacc.post
     return {
@@ -105,6 +105,7 @@ def post_view(viewer, pacc: access.PostAccess) -> dict:
         "idea": ideas.panel(viewer, pacc) if post.kind == PostKind.IDEA else None,
         "files": attachments.for_post(post),
         "following": follows.is_following(viewer, "post", post.id),
+        "experts": experts.badges_for_post(post),  # who is an expert of the post's topics (badges)
     }
 
 
