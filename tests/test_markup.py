@@ -253,6 +253,13 @@ def test_mentions_become_profile_links_outside_code_only(ctx):
     assert markup.mentioned_handles("`@carol` @ben ```\n@dave\n``` @ben @anna.bakker") == ["ben", "anna.bakker"]
 
 
+def test_an_emphasised_mention_is_one_link(ctx):
+    html = markup.to_html("Ask **@ben** or _@anna.bakker_ about https://x.example/a")
+    assert f'<strong><a href="/people/ben" rel="{REL}">@ben</a></strong>' in html
+    assert f'<em><a href="/people/anna.bakker" rel="{REL}">@anna.bakker</a></em>' in html
+    assert re.findall(r'href="([^"]*)"', html) == ["/people/ben", "/people/anna.bakker", "https://x.example/a"]
+
+
 def test_a_mention_cannot_break_out_of_its_link(ctx):
     html = markup.to_html('@bob"><script>alert(1)</script> @bob\'onclick=x')
     assert re.findall(r'href="([^"]*)"', html) == ["/people/bob", "/people/bob"]

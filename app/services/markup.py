@@ -15,6 +15,7 @@ import xml.etree.ElementTree as etree
 import markdown as md
 import nh3
 from markdown.inlinepatterns import InlineProcessor
+from markdown.util import AtomicString
 from markupsafe import Markup, escape
 
 ALLOWED_TAGS = {
@@ -31,7 +32,7 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 
-MENTION_RE = r"(?<![\w@/.])@([a-z0-9](?:[a-z0-9.]{0,38}[a-z0-9])?)"
+MENTION_RE = r"(?<![@/.])(?<![^\W_])@([a-z0-9](?:[a-z0-9.]{0,38}[a-z0-9])?)"
 BARE_URL_RE = r"(?<![\"'(<=\w])(https?://[^\s<>\"')\]]+[^\s<>\"')\].,;:!?])"
 
 
@@ -39,7 +40,7 @@ class _MentionPattern(InlineProcessor):
     def handleMatch(self, m, data):  # noqa: N802 - Python-Markdown's API
         el = etree.Element("a")
         el.set("href", f"/people/{m.group(1)}")
-        el.text = f"@{m.group(1)}"
+        el.text = AtomicString(f"@{m.group(1)}")  # not parsed again (no nested links)
         return el, m.start(0), m.end(0)
 
 
@@ -47,7 +48,7 @@ class _BareUrlPattern(InlineProcessor):
     def handleMatch(self, m, data):  # noqa: N802
         el = etree.Element("a")
         el.set("href", m.group(1))
-        el.text = m.group(1)
+        el.text = AtomicString(m.group(1))
         return el, m.start(0), m.end(0)
 
 

@@ -60,6 +60,8 @@ def index():
 def open_one(notification_id: int):
     """Mark one notification read and go to what it is about (its comment, if any)."""
     note = notifications.open_notification(current_user, notification_id)
+    if note.kind == "chat_mention":
+        return redirect(url_for("chat.mention", notification_id=note.id))
     if note.post_id is None:
         return redirect(url_for("notifications.index"))
     anchor = f"c{note.comment_id}" if note.comment_id else None
