@@ -41,7 +41,7 @@ def test_employee_signs_in_and_opens_a_community(live_server, page, page_errors,
     page.get_by_role("list", name="Communities").get_by_role("link", name="Robotics Guild").click()
     expect(page).to_have_url(f"{live_server}/c/{community.slug}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Robotics Guild")
-    expect(page.get_by_role("link", name="Welcome robots")).to_be_visible()
+    expect(page.get_by_role("list", name="Topics").get_by_role("link", name="Welcome robots")).to_be_visible()
     page.screenshot(path=shots / "community-desktop.png", full_page=True)
 
     page.set_viewport_size(PHONE)
