@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from app.errors import Forbidden, NotFound
@@ -307,3 +307,36 @@ def can_read_post(user, post) -> bool:
     if post is None or post.deleted_at is not None:
         return False
     return access_to(user, post.community).can_read
+
+
+# --- insight dashboards ----------------------------------------------------------------------
+
+def is_active_employee(user) -> bool:
+    return (user is not None and getattr(user, "is_authenticated", False) and user.is_active
+            and user.kind == UserKind.EMPLOYEE)
+
+
+def can_see_organisation(user) -> bool:
+    """Admins, the social team and management (employees only)."""
+    return is_active_employee(user) and (user.is_admin or user.is_global_manager or user.is_management)
+
+
+def managed_communities(user) -> list[Community]:
+    """The communities whose dashboard this person may open as their manager (staff: none
+    listed here, they have the organisation dashboard)."""
+    if not is_active_employee(user):
+        return []
+    return list(db.session.scalars(
+        select(Community).join(Membership, Membership.community_id == Community.id)
+        .where(Membership.user_id == user.id, Membership.role == MemberRole.MANAGER)
+        .order_by(func.lower(Community.name))))
+
+
+def may_open_insight(user) -> bool:
+    """Whether the header shows the Insight link (organisation or a managed community)."""
+    if can_see_organisation(user):
+        return True
+    if not is_active_employee(user):
+        return False
+    return db.session.scalar(select(Membership.id).where(
+        Membership.user_id == user.id, Membership.role == MemberRole.MANAGER).limit(1)) is not None

@@ -26,8 +26,9 @@ from sqlalchemy import func, select
 from app import clock
 from app.errors import Forbidden, NotFound
 from app.extensions import db
-from app.models import Community, Department, InsightState, MemberRole, Membership, User, UserKind
+from app.models import Community, Department, InsightState, User, UserKind
 from app.services import access
+from app.services.access import can_see_organisation, managed_communities, may_open_insight  # noqa: F401
 from app.services.insight import sections
 from app.services.insight.report import Section, Table
 from app.services.insight.rollups import rolled_through, rollup  # noqa: F401 - part of the API
@@ -43,35 +44,8 @@ KINDS = {"employee": UserKind.EMPLOYEE, "customer": UserKind.CUSTOMER, "partner"
 
 # --- who may see ------------------------------------------------------------------------------
 
-def _active_employee(user) -> bool:
-    return (user is not None and getattr(user, "is_authenticated", False) and user.is_active
-            and user.kind == UserKind.EMPLOYEE)
-
-
-def can_see_organisation(user) -> bool:
-    """Admins, the social team and management (employees only)."""
-    return _active_employee(user) and (user.is_admin or user.is_global_manager or user.is_management)
-
-
-def managed_communities(user) -> list[Community]:
-    """The communities whose dashboard this person may open as their manager (staff: none
-    listed here, they have the organisation dashboard)."""
-    if not _active_employee(user):
-        return []
-    return list(db.session.scalars(
-        select(Community).join(Membership, Membership.community_id == Community.id)
-        .where(Membership.user_id == user.id, Membership.role == MemberRole.MANAGER)
-        .order_by(func.lower(Community.name))))
-
-
-def may_open_insight(user) -> bool:
-    """Whether the header shows the Insight link (organisation or a managed community)."""
-    if can_see_organisation(user):
-        return True
-    if not _active_employee(user):
-        return False
-    return db.session.scalar(select(Membership.id).where(
-        Membership.user_id == user.id, Membership.role == MemberRole.MANAGER).limit(1)) is not None
+# Who may see: the rules live in the access module (can_see_organisation, managed_communities,
+# may_open_insight), re-exported above for the views and tests.
 
 
 @dataclass
@@ -91,7 +65,7 @@ class Scope:
 
 def organisation_scope(viewer) -> Scope:
     """Raises NotFound for customers and partners, Forbidden for other people without rights."""
-    if not _active_employee(viewer):
+    if not access.is_active_employee(viewer):
         raise NotFound("There is nothing here.")
     if not can_see_organisation(viewer):
         raise Forbidden("The organisation dashboard is for management, administrators and the social team.")
@@ -104,7 +78,7 @@ def organisation_scope(viewer) -> Scope:
 def community_scope(viewer, slug: str) -> Scope:
     """A community's dashboard: its managers and staff. Raises NotFound (customers and
     partners, unknown or unreadable community), Forbidden (not a manager)."""
-    if not _active_employee(viewer):
+    if not access.is_active_employee(viewer):
         raise NotFound("There is nothing here.")
     acc = access.community_for(viewer, slug, "manage")
     return Scope(viewer, acc.community, [acc.community], 0)
