@@ -83,6 +83,12 @@ class Config:
     REMEMBER_COOKIE_SECURE = _bool("KRING_SECURE_COOKIES", False)
     REMEMBER_COOKIE_DURATION = 30 * 86400
     PERMANENT_SESSION_LIFETIME = 12 * 3600
+    # A signed-in session ends after this long without a request, and this long after sign-in
+    # whatever happens (a "keep me signed in" cookie then signs the browser in again).
+    KRING_SESSION_IDLE_MINUTES = int(os.environ.get("KRING_SESSION_IDLE_MINUTES", "60"))
+    KRING_SESSION_MAX_HOURS = int(os.environ.get("KRING_SESSION_MAX_HOURS", "12"))
+    # Administrators must set up a second factor (TOTP) before they can do anything else.
+    KRING_REQUIRE_ADMIN_2FA = _bool("KRING_REQUIRE_ADMIN_2FA", False)
 
     # Uploads
     MAX_CONTENT_LENGTH = int(os.environ.get("KRING_MAX_UPLOAD_BYTES", str(64 * 1024 * 1024)))
@@ -119,6 +125,13 @@ class Config:
     RATELIMIT_SIGNIN = os.environ.get("KRING_RATELIMIT_SIGNIN", "10/minute;50/hour")
     RATELIMIT_SIGNUP = os.environ.get("KRING_RATELIMIT_SIGNUP", "5/minute;30/hour")
     RATELIMIT_RESET = os.environ.get("KRING_RATELIMIT_RESET", "5/minute;20/hour")
+    # per signed-in person (per address when signed out); app.views.helpers.rate_limited
+    KRING_RATE_POST = os.environ.get("KRING_RATE_POST", "10/minute;60/hour")
+    KRING_RATE_COMMENT = os.environ.get("KRING_RATE_COMMENT", "20/minute;200/hour")
+    KRING_RATE_VOTE = os.environ.get("KRING_RATE_VOTE", "60/minute")
+    KRING_RATE_REPORT = os.environ.get("KRING_RATE_REPORT", "10/minute;50/hour")
+    KRING_RATE_SEARCH = os.environ.get("KRING_RATE_SEARCH", "60/minute")
+    KRING_RATE_2FA = os.environ.get("KRING_RATE_2FA", "10/minute")
     KRING_PROXY_FIX = int(os.environ.get("KRING_PROXY_FIX", "0"))  # number of trusted proxies
 
     TESTING = False

@@ -34,6 +34,7 @@ def init_extensions(app: Flask) -> None:
         insight,  # noqa: F401 - the insight rollup job
         mail,
         notifications,
+        privacy,  # noqa: F401 - the data export jobs
         search,  # noqa: F401 - search change capture, indexer poller, alerts
     )
 
@@ -108,6 +109,8 @@ def init_security(app: Flask) -> None:
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if request.is_secure:
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
@@ -127,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
         ideas,
         insight,
         main,
+        moderation,
         notifications,
         people,
         posts,
@@ -134,8 +138,12 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (main, auth, people, communities, posts, comments, files, ideas, notifications, follows, api,
-                   admin, experts, chat, search, insight):
+                   admin, experts, chat, search, insight, moderation):
         app.register_blueprint(module.bp)
+    from app.views import account, policy  # your data, second factor, session rules; the social policy
+
+    app.register_blueprint(account.bp)
+    app.register_blueprint(policy.bp)
 
 
 def _wants_json() -> bool:

@@ -237,13 +237,26 @@ def test_open_signup_toggle(app, make, login_as):
     client = login_as(make.admin())
     with app.app_context():
         assert settings.get("open_signup") is False
-    assert post(client, "/admin/settings", {"open_signup": "y"}).status_code == 302
+    assert post(client, "/admin/settings", {"open_signup": "y", "content_on_delete": "choice"}).status_code == 302
     with app.app_context():
         assert settings.get("open_signup") is True
     assert 'checked' in client.get("/admin/settings").get_data(as_text=True)
-    assert post(client, "/admin/settings", {}).status_code == 302
+    assert post(client, "/admin/settings", {"content_on_delete": "choice"}).status_code == 302
     with app.app_context():
         assert settings.get("open_signup") is False
+
+
+def test_what_happens_to_a_closed_accounts_content_is_a_setting(app, make, login_as):
+    client = login_as(make.admin())
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*value="choice"|<input[^>]*value="choice"[^>]*checked', page)
+    assert post(client, "/admin/settings", {"content_on_delete": "remove"}).status_code == 302
+    with app.app_context():
+        assert settings.get("content_on_delete") == "remove"
+    bad = post(client, "/admin/settings", {"content_on_delete": "shred"})
+    assert bad.status_code == 400 and "Not a valid choice" in bad.get_data(as_text=True)
+    with app.app_context():
+        assert settings.get("content_on_delete") == "remove"  # nothing changed by the bad request
 
 
 # --- jobs ---------------------------------------------------------------------------------

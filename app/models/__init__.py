@@ -1,4 +1,5 @@
 """All tables. Importing this package registers every model with the metadata."""
+from app.models.audit import AuditEntry
 from app.models.chat import ChatMention, ChatMessage
 from app.models.communities import Community, JoinRequest, MemberRole, Membership, Topic, Visibility
 from app.models.experts import Escalation, ExpertAssignment, ExpertRoute, ExpertSettings, TopicFlag
@@ -14,8 +15,10 @@ from app.models.insight import (
 )
 from app.models.invitations import Invitation, invitation_communities
 from app.models.jobs import Job, JobStatus, PeriodicRun
+from app.models.moderation import InternalNote, ModerationSettings, Report, WatchRule
 from app.models.notifications import Follow, Notification, NotificationSetting
 from app.models.people import Department, ExpertiseTag, User, UserKind, user_expertise
+from app.models.policy import GuidelineAcceptance, GuidelineVersion
 from app.models.posts import (
                               Attachment,
                               Comment,
@@ -29,10 +32,15 @@ from app.models.posts import (
                               Vote,
                               post_topics,
 )
+from app.models.privacy import AccountClosure, DataExport
 from app.models.search import SavedSearch, SavedSearchHit, SearchChange, SearchLog
+from app.models.security import RecoveryCode, Throttle, TotpSecret
 from app.models.settings import SiteSetting
 
 __all__ = [
+    "AccountClosure", "DataExport", "GuidelineAcceptance", "GuidelineVersion", "RecoveryCode", "Throttle",
+    "TotpSecret",
+    "AuditEntry", "InternalNote", "ModerationSettings", "Report", "WatchRule",
     "SavedSearch", "SavedSearchHit", "SearchChange", "SearchLog",
     "ChatMention", "ChatMessage",
     "InsightActivity", "InsightCommunity", "InsightPeople", "InsightPost", "InsightPostWeek", "InsightReplies", "InsightState",

@@ -47,6 +47,8 @@ class ChatMessage(db.Model):
     edited_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime)  # hidden by moderation
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # the last edit, deletion, new reply or promotion (what a reconnecting client replays)
     changed_at: Mapped[datetime | None] = mapped_column(DateTime)
 

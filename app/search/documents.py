@@ -109,7 +109,7 @@ def build_posts(pks: list[int]) -> dict[int, dict]:
     rows = db.session.execute(
         select(Post.id, Post.community_id, Post.title, Post.body_html, Post.kind, Post.status, Post.vote_count,
                Post.created_at, Post.author_id)
-        .where(Post.id.in_(pks), Post.deleted_at.is_(None))).all()
+        .where(Post.id.in_(pks), Post.deleted_at.is_(None), Post.hidden_at.is_(None), Post.held_at.is_(None))).all()
     topics = _topics_of_posts([r[0] for r in rows]) if rows else {}
     authors = _authors({r[8] for r in rows if r[8]})
     docs = {}
@@ -142,7 +142,9 @@ def build_comments(pks: list[int]) -> dict[int, dict]:
         select(Comment.id, Comment.post_id, Comment.body_html, Comment.created_at, Comment.author_id,
                Post.community_id, Post.kind)
         .join(Post, Post.id == Comment.post_id)
-        .where(Comment.id.in_(pks), Comment.deleted_at.is_(None), Post.deleted_at.is_(None))).all()
+        .where(Comment.id.in_(pks), Comment.deleted_at.is_(None), Post.deleted_at.is_(None),
+               Comment.hidden_at.is_(None), Comment.held_at.is_(None), Post.hidden_at.is_(None),
+               Post.held_at.is_(None))).all()
     authors = _authors({r[4] for r in rows if r[4]})
     return {cid: {
         "id": f"comment:{cid}", "type": "comment", "community": str(community_id), "post": str(post_id),
@@ -258,7 +260,8 @@ def build_messages(pks: list[int]) -> dict[int, dict]:
 
     rows = db.session.execute(select(ChatMessage.id, ChatMessage.community_id, ChatMessage.body_html,
                                      ChatMessage.created_at, ChatMessage.author_id)
-                              .where(ChatMessage.id.in_(pks), ChatMessage.deleted_at.is_(None))).all()
+                              .where(ChatMessage.id.in_(pks), ChatMessage.deleted_at.is_(None),
+                                     ChatMessage.hidden_at.is_(None))).all()
     authors = _authors({r[4] for r in rows if r[4]})
     return {mid: {"id": f"message:{mid}", "type": "message", "community": str(cid), "body": plain(body_html),
                   "created": seconds(created), "day": day_number(created), "votes": 0,
@@ -287,9 +290,9 @@ def _register() -> None:
 
     registry.track(Post, lambda p: [f"post:{p.id}"], bulk=(Post.id, "post"),
                    fields={"title", "body", "body_html", "kind", "status", "community_id", "author_id",
-                           "deleted_at", "topics", "vote_count", "created_at"})
+                           "deleted_at", "topics", "vote_count", "created_at", "hidden_at", "held_at"})
     registry.track(Comment, lambda c: [f"comment:{c.id}"], bulk=(Comment.id, "comment"),
-                   fields={"body", "body_html", "post_id", "author_id", "deleted_at"})
+                   fields={"body", "body_html", "post_id", "author_id", "deleted_at", "hidden_at", "held_at"})
     registry.track(User, lambda u: [f"person:{u.id}"], bulk=(User.id, "person"),
                    fields={"display_name", "handle", "kind", "department_id", "job_title", "organisation", "bio",
                            "languages", "expertise"})
@@ -311,7 +314,7 @@ def _register() -> None:
             "message", "Chat", "content", build_messages,
             lambda size: _in_batches(select(chat_model.id).where(chat_model.deleted_at.is_(None)), size), order=30))
         registry.track(chat_model, lambda m: [f"message:{m.id}"], bulk=(chat_model.id, "message"),
-                       fields={"body", "body_html", "deleted_at", "community_id", "author_id"})
+                       fields={"body", "body_html", "deleted_at", "community_id", "author_id", "hidden_at"})
 
 
 _register()

@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 
 from app.errors import Forbidden, NotFound
 from app.extensions import db
-from app.models import Community, MemberRole, Membership, User, UserKind, Visibility
+from app.models import AccountClosure, Community, MemberRole, Membership, User, UserKind, Visibility
 
 
 def _active(user) -> bool:
@@ -163,13 +163,14 @@ def people_clause(viewer) -> ColumnElement[bool]:
     """A WHERE clause on User: the people this viewer may see in the directory and profiles."""
     if not _active(viewer):
         return false()
+    open_account = ~exists().where(AccountClosure.user_id == User.id)  # closed accounts are gone
     if viewer.kind == UserKind.EMPLOYEE or viewer.is_staff:
-        return true()
+        return open_account
     mine = aliased(Membership)
     theirs = aliased(Membership)
     shared = exists().where(mine.user_id == viewer.id, theirs.community_id == mine.community_id,
                             theirs.user_id == User.id)
-    return or_(User.id == viewer.id, shared)
+    return and_(open_account, or_(User.id == viewer.id, shared))
 
 
 def can_see_person(viewer, person: User) -> bool:
@@ -266,6 +267,38 @@ def post_access(user, post, community_access: CommunityAccess | None = None) -> 
     )
 
 
+def can_see_post(pacc: PostAccess) -> bool:
+    """Moderation: a hidden post is seen only by the community's moderators and staff; a post
+    held for review also by its author."""
+    post = pacc.post
+    if getattr(post, "hidden_at", None) is not None and not pacc.can_moderate:
+        return False
+    if getattr(post, "held_at", None) is not None and not (pacc.can_moderate or pacc.is_author):
+        return False
+    return True
+
+
+def can_see_comment(pacc: PostAccess, comment, user) -> bool:
+    """A hidden comment is seen only by moderators and staff; a held one also by its author."""
+    if comment.hidden_at is not None and not pacc.can_moderate:
+        return False
+    if comment.held_at is not None and not (
+            pacc.can_moderate or (_active(user) and comment.author_id == user.id)):
+        return False
+    return True
+
+
+def moderation_visible_clause(user, community_access: CommunityAccess | None = None) -> ColumnElement[bool]:
+    """A WHERE clause on Post for lists in one community (or, without it, anywhere): hidden
+    posts only for its moderators, held posts for them and the author."""
+    from app.models import Post
+
+    if community_access is not None and community_access.can_moderate:
+        return true()
+    mine = Post.author_id == user.id if _active(user) else false()
+    return and_(Post.hidden_at.is_(None), or_(Post.held_at.is_(None), mine))
+
+
 def post_for(user, post_id: int, action: str = "read") -> PostAccess:
     """Fetch a post and authorize `action`: "read", "edit", "delete", "moderate", "respond".
 
@@ -281,6 +314,8 @@ def post_for(user, post_id: int, action: str = "read") -> PostAccess:
         raise NotFound("No such post.")
     if post.deleted_at is not None and not (acc.is_author or acc.can_moderate):
         raise NotFound("This post was deleted.")
+    if not can_see_post(acc):
+        raise NotFound("No such post.")
     allowed = {"read": True, "edit": acc.can_edit, "delete": acc.can_delete,
                "moderate": acc.can_moderate, "respond": acc.can_respond}
     if action not in allowed:
@@ -295,10 +330,11 @@ def post_for(user, post_id: int, action: str = "read") -> PostAccess:
 
 
 def readable_posts_clause(user) -> ColumnElement[bool]:
-    """A WHERE clause on Post: live posts in communities the viewer may read."""
+    """A WHERE clause on Post: live posts in communities the viewer may read, neither hidden
+    by moderation nor held for review (search, feeds, notifications)."""
     from app.models import Post
 
-    return and_(Post.deleted_at.is_(None),
+    return and_(Post.deleted_at.is_(None), Post.hidden_at.is_(None), Post.held_at.is_(None),
                 Post.community_id.in_(select(Community.id).where(readable_clause(user))))
 
 
@@ -306,7 +342,46 @@ def can_read_post(user, post) -> bool:
     """For notifications and mentions: may this person read this (live) post now?"""
     if post is None or post.deleted_at is not None:
         return False
+    if post.hidden_at is not None or post.held_at is not None:
+        return post_access(user, post).can_moderate  # hidden / held: moderators only
     return access_to(user, post.community).can_read
+
+
+# --- moderation ---------------------------------------------------------------------------
+
+def is_post_staff(user, community_access: CommunityAccess) -> bool:
+    """Internal notes: employees who moderate or manage the community, the social team, admins."""
+    if not _active(user) or not community_access.can_read:
+        return False
+    if user.is_staff:
+        return True
+    return user.kind == UserKind.EMPLOYEE and community_access.can_moderate
+
+
+def moderated_community_ids(user) -> set[int] | None:
+    """Communities whose moderation queue the person works: None means every community (staff);
+    an empty set means none."""
+    if not _active(user):
+        return set()
+    if user.is_staff:
+        return None
+    ids = set(db.session.scalars(select(Membership.community_id).where(
+        Membership.user_id == user.id, Membership.role.in_([MemberRole.MODERATOR, MemberRole.MANAGER]))))
+    if not ids:
+        return ids
+    return set(db.session.scalars(select(Community.id).where(Community.id.in_(ids), readable_clause(user))))
+
+
+def moderates_any(user) -> bool:
+    ids = moderated_community_ids(user)
+    return ids is None or bool(ids)
+
+
+def can_sanction_accounts(actor, person) -> bool:
+    """Suspend or ban an account: the social team and admins; only admins sanction staff."""
+    if not (_active(actor) and actor.is_staff) or actor.id == person.id:
+        return False
+    return actor.is_admin or not person.is_staff
 
 
 # --- insight dashboards ----------------------------------------------------------------------

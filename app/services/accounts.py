@@ -23,7 +23,7 @@ from app import clock
 from app.errors import DomainError, Gone, NotFound, ValidationError
 from app.extensions import db
 from app.models import Department, User, UserKind
-from app.services import access, mail, settings
+from app.services import access, mail, settings, totp
 
 MIN_PASSWORD = 10
 COMMON_PASSWORDS = {
@@ -274,18 +274,27 @@ def authenticate(email: str, password: str) -> User:
         email = normalize_email(email)
     except ValidationError:
         raise ValidationError({"_": "Wrong email address or password."}) from None
+    throttle = totp.signin_key(email)  # backoff per typed address, existing or not
+    totp.check_throttle(throttle, "sign-in attempts")
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
-        raise ValidationError({"_": "Wrong email address or password."})
+        _failed_sign_in(throttle)
     if not check_password_hash(user.password_hash, password or ""):
-        raise ValidationError({"_": "Wrong email address or password."})
+        _failed_sign_in(throttle)
+    totp.clear_failures(throttle)
     if user.is_suspended:
         until = "" if user.suspended_until.year >= 9000 else f" until {user.suspended_until:%d %b %Y %H:%M} UTC"
         raise ValidationError({"_": f"This account is suspended{until}."})
     if user.email_verified_at is None:
         raise EmailNotVerified(user)
     return user
+
+
+def _failed_sign_in(throttle: str) -> None:
+    totp.record_failure(throttle)
+    db.session.commit()
+    raise ValidationError({"_": "Wrong email address or password."})
 
 
 def record_sign_in(user: User) -> None:
@@ -379,7 +388,7 @@ def _set_password(user: User, new_password: str) -> None:
 
 # --- administration -----------------------------------------------------------------------
 
-def suspend(actor: User, user: User, until: datetime | None, reason: str) -> None:
+def suspend(actor: User, user: User, until: datetime | None, reason: str, *, ip: str | None = None) -> None:
     """Suspend `user` until a moment (None: indefinitely). Admins only; ends their sessions."""
     access.require_admin(actor)
     if actor.id == user.id:
@@ -389,29 +398,48 @@ def suspend(actor: User, user: User, until: datetime | None, reason: str) -> Non
         raise ValidationError({"reason": "Give a reason: the person will see it."})
     if until is not None and until <= clock.utcnow():
         raise ValidationError({"until": "Choose a moment in the future."})
+    from app.services import audit
+
+    before = {"suspended_until": user.suspended_until, "reason": user.suspension_reason}
     user.suspended_until = until or datetime(9999, 12, 31)
     user.suspension_reason = reason[:500]
     user.session_version += 1
+    audit.record(actor, "user.suspend", "user", user.id, before=before, reason=reason, ip=ip,
+                 after={"suspended_until": user.suspended_until, "reason": user.suspension_reason})
     db.session.commit()
     _sessions_ended(user)
 
 
-def unsuspend(actor: User, user: User) -> None:
+def unsuspend(actor: User, user: User, *, ip: str | None = None) -> None:
     access.require_admin(actor)
+    from app.models import AccountClosure
+    from app.services import audit
+
+    if db.session.scalar(select(AccountClosure.id).where(AccountClosure.user_id == user.id)) is not None:
+        raise ValidationError("This account was closed; it cannot be reactivated. The person can sign up again.")
+    audit.record(actor, "user.unsuspend", "user", user.id, ip=ip, after={"suspended_until": None},
+                 before={"suspended_until": user.suspended_until, "reason": user.suspension_reason})
     user.suspended_until = None
     user.suspension_reason = None
     db.session.commit()
 
 
 def set_global_roles(actor: User, user: User, *, is_admin: bool, is_global_manager: bool,
-                     is_management: bool) -> None:
+                     is_management: bool, ip: str | None = None) -> None:
     """Grant or remove the global roles. Admins only; an admin cannot drop their own admin role."""
     access.require_admin(actor)
     if actor.id == user.id and not is_admin:
         raise ValidationError({"is_admin": "You cannot remove your own administrator role."})
     if is_global_manager and user.kind != UserKind.EMPLOYEE:
         raise ValidationError({"is_global_manager": "Only employees can be on the social team."})
+    from app.services import audit
+
+    before = {"is_admin": user.is_admin, "is_global_manager": user.is_global_manager,
+              "is_management": user.is_management}
     user.is_admin, user.is_global_manager, user.is_management = is_admin, is_global_manager, is_management
+    after = {"is_admin": is_admin, "is_global_manager": is_global_manager, "is_management": is_management}
+    if after != before:
+        audit.record(actor, "user.roles_change", "user", user.id, before=before, after=after, ip=ip)
     db.session.commit()
 
 

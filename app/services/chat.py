@@ -66,7 +66,7 @@ def person(user: User | None) -> dict | None:
 def payload(message: ChatMessage, author: User | None = None) -> dict:
     """The JSON-safe form of a message for live events and socket acks. A deleted message keeps
     its id and place but none of its text. `author`: the author when the caller has it loaded."""
-    deleted = message.deleted_at is not None
+    deleted = message.deleted_at is not None or message.hidden_at is not None  # hidden by moderation
     return {
         "room": message.room, "id": message.id, "community_id": message.community_id,
         "parent_id": message.parent_id, "key": message.client_key,
@@ -198,6 +198,9 @@ def post(author, community_id, body, *, parent_id=None, client_key=None) -> tupl
         if existing is None:
             raise
         return existing, False
+    from app.services import policy
+
+    policy.require_accepted(author, acc.community.id)  # the social policy, accepted before writing
     parent = None
     if parent_id not in (None, ""):
         pid = _int_id(parent_id, "parent_id", "The message you reply to is not in this channel.")

@@ -278,13 +278,18 @@ def _ensure_member(community: Community, user: User, role: MemberRole = MemberRo
     return membership
 
 
-def add_member(actor: User, slug: str, person: User, role: str = "member") -> Membership:
+def add_member(actor: User, slug: str, person: User, role: str = "member", *, ip: str | None = None) -> Membership:
     """Add an existing person to the community (managers). Closes their open request."""
     acc = access.community_for(actor, slug, "manage")
     role = _role(role)
     _check_role_allowed(person, role)
     membership = _ensure_member(acc.community, person, role)
+    before = membership.role if membership.id else None
     membership.role = role
+    from app.services import audit
+
+    audit.record(actor, "community.member_add", "community", acc.community.id, ip=ip,
+                 before={"user_id": person.id, "role": before}, after={"user_id": person.id, "role": role})
     for req in db.session.scalars(select(JoinRequest).where(
             JoinRequest.community_id == acc.community.id, JoinRequest.user_id == person.id,
             JoinRequest.decided_at.is_(None))):
@@ -312,7 +317,7 @@ def _check_role_allowed(person: User, role: MemberRole) -> None:
         raise ValidationError({"role": "Only employees can be moderators or managers."})
 
 
-def set_role(actor: User, slug: str, user_id: int, role: str) -> Membership:
+def set_role(actor: User, slug: str, user_id: int, role: str, *, ip: str | None = None) -> Membership:
     """Change a member's role (managers). The last manager cannot be demoted."""
     acc = access.community_for(actor, slug, "manage")
     role = _role(role)
@@ -324,12 +329,16 @@ def set_role(actor: User, slug: str, user_id: int, role: str) -> Membership:
     if membership.role == MemberRole.MANAGER and role != MemberRole.MANAGER \
             and len(managers_of(acc.community)) == 1:
         raise ValidationError({"role": "A community needs at least one manager."})
+    from app.services import audit
+
+    audit.record(actor, "community.role_change", "community", acc.community.id, ip=ip,
+                 before={"user_id": user_id, "role": membership.role}, after={"user_id": user_id, "role": role})
     membership.role = role
     db.session.commit()
     return membership
 
 
-def remove_member(actor: User, slug: str, user_id: int) -> None:
+def remove_member(actor: User, slug: str, user_id: int, *, ip: str | None = None) -> None:
     """Remove a member (managers). Their content stays; their live sockets leave the rooms."""
     acc = access.community_for(actor, slug, "manage")
     membership = db.session.scalar(select(Membership).where(
@@ -338,6 +347,10 @@ def remove_member(actor: User, slug: str, user_id: int) -> None:
         raise NotFound("This person is not a member.")
     if membership.role == MemberRole.MANAGER and len(managers_of(acc.community)) == 1:
         raise ValidationError({"_": "This is the only manager. Appoint another manager first."})
+    from app.services import audit
+
+    audit.record(actor, "community.member_remove", "community", acc.community.id, ip=ip,
+                 before={"user_id": user_id, "role": membership.role}, after=None)
     db.session.delete(membership)
     db.session.commit()
     events.member_removed(acc.community.id, user_id)

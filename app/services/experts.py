@@ -258,7 +258,7 @@ def _current_assignment(topic_id: int, user_id: int) -> ExpertAssignment | None:
         ExpertAssignment.removed_at.is_(None)))
 
 
-def assign(actor, slug: str, topic_slug: str, person, note: str = "") -> ExpertAssignment:
+def assign(actor, slug: str, topic_slug: str, person, note: str = "", *, ip: str | None = None) -> ExpertAssignment:
     """Make `person` (a User, an id, or text: @handle, email, full name) an expert of the topic.
 
     The community's managers only. Raises NotFound (community, topic), Forbidden (not a
@@ -286,11 +286,15 @@ def assign(actor, slug: str, topic_slug: str, person, note: str = "") -> ExpertA
     notifications.create("expert", [user.id], actor_id=actor.id, community=acc.community,
                          text=text + (f": {note}" if note else "."))
     events.expert_assigned(acc.community, topic, user)
+    from app.services import audit
+
+    audit.record(actor, "expert.assign", "topic", topic.id, ip=ip, reason=note or None,
+                 after={"user_id": user.id, "community_id": acc.community.id})
     db.session.commit()
     return row
 
 
-def remove(actor, slug: str, topic_slug: str, assignment_id: int) -> ExpertAssignment:
+def remove(actor, slug: str, topic_slug: str, assignment_id: int, *, ip: str | None = None) -> ExpertAssignment:
     """Stop someone being an expert of the topic (managers). The assignment is kept, closed,
     with who removed it and when; nothing they wrote changes. Raises NotFound, Forbidden,
     ValidationError (already removed)."""
@@ -305,6 +309,10 @@ def remove(actor, slug: str, topic_slug: str, assignment_id: int) -> ExpertAssig
         notifications.create("expert", [row.user_id], actor_id=actor.id, community=acc.community,
                              text=f"{actor.display_name} removed you as expert of “{topic.name}” in "
                                   f"{acc.community.name}. Thank you for your answers!")
+    from app.services import audit
+
+    audit.record(actor, "expert.remove", "topic", topic.id, ip=ip,
+                 before={"user_id": row.user_id, "assignment_id": row.id}, after=None)
     db.session.commit()
     return row
 
@@ -415,6 +423,7 @@ def _cutoff(now: datetime, hours: dict[int, int]):
 def waiting_clause():
     """Correlated on Post: a live question or idea that can wait for an answer."""
     return and_(Post.kind.in_(ROUTED_KINDS), Post.deleted_at.is_(None),
+                Post.hidden_at.is_(None), Post.held_at.is_(None),  # moderation: not shown to readers
                 or_(Post.status.is_(None), Post.status != IdeaStatus.DUPLICATE))
 
 

@@ -241,6 +241,7 @@ def _visible(user):
     count with 100,000 posts on SQLite)."""
     readable_communities = select(Community.id).where(access.readable_clause(user))
     post_readable = exists().where(Post.id == Notification.post_id, Post.deleted_at.is_(None),
+                                   Post.hidden_at.is_(None),  # hidden by moderation
                                    Post.community_id.in_(readable_communities))
     community_only = and_(Notification.post_id.is_(None), or_(
         Notification.community_id.is_(None), Notification.community_id.in_(readable_communities)))

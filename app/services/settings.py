@@ -7,6 +7,9 @@ from app.services import access
 
 DEFAULTS: dict[str, object] = {
     "open_signup": False,  # customers may sign up without an invitation
+    # what happens to a closed account's posts, comments and messages:
+    # "choice" (the person chooses), "anonymise" (kept without author), "remove" (soft-deleted)
+    "content_on_delete": "choice",
 }
 
 

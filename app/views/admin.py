@@ -10,12 +10,12 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, StringField, TextAreaField
-from wtforms.validators import Optional
+from wtforms import BooleanField, DateTimeLocalField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Optional
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.services import access, accounts, admin, departments, settings
+from app.services import access, accounts, admin, departments, privacy, settings
 from app.views.helpers import apply_errors, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -48,6 +48,11 @@ class DepartmentForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     open_signup = BooleanField("Customers may sign up on their own, without an invitation")
+    content_on_delete = RadioField("When someone closes their account, their posts, comments and messages",
+                                   choices=[("choice", "are removed or kept anonymously, as the person chooses"),
+                                            ("anonymise", "are always kept, without their name"),
+                                            ("remove", "are always removed")],
+                                   validators=[DataRequired()])
 
 
 class EmptyForm(FlaskForm):
@@ -81,11 +86,53 @@ def people():
                            kind_choices=KIND_CHOICES, status_choices=STATUS_CHOICES)
 
 
-def _render_person(user, roles_form=None, suspend_form=None, status: int = 200):
+class CloseAccountForm(FlaskForm):
+    mode = RadioField("Their posts, comments and chat messages", choices=[])
+    reason = TextAreaField("On whose request, and why")
+
+
+def _close_form(formdata=True) -> CloseAccountForm:
+    form = CloseAccountForm() if formdata else CloseAccountForm(formdata=None)
+    form.mode.choices = [(m, m.capitalize()) for m in privacy.allowed_modes()]
+    return form
+
+
+def _render_person(user, roles_form=None, suspend_form=None, status: int = 200, close_form=None):
     roles_form = roles_form or RolesForm(formdata=None, obj=user)
     suspend_form = suspend_form or SuspendForm(formdata=None)
     return render_template("admin/person.html", person=user, roles_form=roles_form,
-                           suspend_form=suspend_form, unsuspend_form=EmptyForm(formdata=None)), status
+                           suspend_form=suspend_form, unsuspend_form=EmptyForm(formdata=None),
+                           close_form=close_form or _close_form(False), closed=privacy.is_closed(user),
+                           exports=privacy.exports_of(current_user, user)), status
+
+
+@bp.post("/people/<int:user_id>/export")
+def export_data(user_id: int):
+    user = accounts.get_user(user_id)
+    if EmptyForm().validate_on_submit():
+        privacy.request_export(current_user, user)
+        flash(f"The data of {user.display_name} is being prepared; reload to download it.", "success")
+    return redirect(url_for("admin.person", user_id=user.id))
+
+
+@bp.post("/people/<int:user_id>/close")
+def close_account(user_id: int):
+    user = accounts.get_user(user_id)
+    form = _close_form()
+    if form.validate_on_submit():
+        if user.id == current_user.id:
+            form.form_errors.append("Close your own account from your account page.")
+        else:
+            try:
+                privacy.close_account(current_user, user, form.mode.data, reason=form.reason.data or "",
+                                      ip=request.remote_addr)
+            except ValidationError as exc:
+                db.session.rollback()
+                apply_errors(form, exc)
+            else:
+                flash("The account is closed and its personal data erased.", "success")
+                return redirect(url_for("admin.person", user_id=user.id))
+    return _render_person(user, close_form=form, status=400)
 
 
 @bp.get("/people/<int:user_id>")
@@ -101,7 +148,7 @@ def set_roles(user_id: int):
         try:
             accounts.set_global_roles(current_user, user, is_admin=form.is_admin.data,
                                       is_global_manager=form.is_global_manager.data,
-                                      is_management=form.is_management.data)
+                                      is_management=form.is_management.data, ip=request.remote_addr)
         except ValidationError as exc:
             db.session.rollback()
             apply_errors(form, exc)
@@ -118,7 +165,7 @@ def suspend(user_id: int):
     if form.validate_on_submit():
         until: datetime | None = form.until.data
         try:
-            accounts.suspend(current_user, user, until, form.reason.data or "")
+            accounts.suspend(current_user, user, until, form.reason.data or "", ip=request.remote_addr)
         except ValidationError as exc:
             db.session.rollback()
             apply_errors(form, exc)
@@ -134,7 +181,7 @@ def unsuspend(user_id: int):
     form = EmptyForm()
     if form.validate_on_submit():
         try:
-            accounts.unsuspend(current_user, user)
+            accounts.unsuspend(current_user, user, ip=request.remote_addr)
         except ValidationError as exc:
             db.session.rollback()
             flash(exc.message, "error")
@@ -197,9 +244,10 @@ def delete_department(department_id: int):
 @bp.route("/settings", methods=["GET", "POST"])
 def site_settings():
     form = SettingsForm(data=None if request.method == "POST" else {
-        "open_signup": bool(settings.get("open_signup"))})
+        "open_signup": bool(settings.get("open_signup")), "content_on_delete": settings.get("content_on_delete")})
     if form.validate_on_submit():
         settings.set_value(current_user, "open_signup", bool(form.open_signup.data))
+        settings.set_value(current_user, "content_on_delete", form.content_on_delete.data)
         flash("Settings saved.", "success")
         return redirect(url_for("admin.site_settings"))
     return render_template("admin/settings.html", form=form), 400 if form.errors else 200

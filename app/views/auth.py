@@ -39,7 +39,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.errors import ValidationError
 from app.extensions import db, limiter
 from app.models import MemberRole, User, Visibility
-from app.services import access, accounts, communities, invitations, settings
+from app.services import access, accounts, communities, invitations, settings, totp
 from app.setup import safe_next
 from app.views.helpers import apply_errors
 
@@ -152,6 +152,10 @@ def signin():
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
+            if totp.is_enabled(user):  # the password was right: now the second factor
+                from app.views.account import start_code_step
+
+                return redirect(start_code_step(user, remember=bool(form.remember.data), next_url=next_url))
             _sign_in(user, remember=bool(form.remember.data))
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(next_url)
@@ -237,7 +241,7 @@ def reset_password(token: str):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            if _sign_in(user):
+            if not totp.is_enabled(user) and _sign_in(user):  # a second factor: sign in with the code
                 flash("Your password is changed and you are signed in. Other devices were signed out.", "success")
                 return redirect(_home())
             flash("Your password is changed. Sign in with it.", "info")

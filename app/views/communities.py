@@ -227,7 +227,7 @@ def manage_members(slug: str):
 @bp.post("/c/<slug>/manage/members/<int:user_id>/role")
 def set_role(slug: str, user_id: int):
     try:
-        communities.set_role(current_user, slug, user_id, request.form.get("role", ""))
+        communities.set_role(current_user, slug, user_id, request.form.get("role", ""), ip=request.remote_addr)
     except ValidationError as exc:
         flash(exc.message, "error")
     else:
@@ -238,7 +238,7 @@ def set_role(slug: str, user_id: int):
 @bp.post("/c/<slug>/manage/members/<int:user_id>/remove")
 def remove_member(slug: str, user_id: int):
     try:
-        communities.remove_member(current_user, slug, user_id)
+        communities.remove_member(current_user, slug, user_id, ip=request.remote_addr)
     except ValidationError as exc:
         flash(exc.message, "error")
     else:
@@ -275,7 +275,7 @@ def invite(slug: str):
         email = accounts.normalize_email(form.email.data or "")
         person = db.session.scalar(select(User).where(User.email == email))
         if person is not None:
-            communities.add_member(current_user, slug, person)
+            communities.add_member(current_user, slug, person, ip=request.remote_addr)
             flash(f"{person.display_name} is now a member.", "success")
         else:
             invitations.create(current_user, email, form.kind.data, [slug], form.note.data or "")

@@ -154,7 +154,7 @@ def assign(slug: str, topic_slug: str):
         one_click = (form.user_id.data or "").isdigit()
         person = int(form.user_id.data) if one_click else form.person.data
         try:
-            row = experts.assign(current_user, slug, topic_slug, person, form.note.data or "")
+            row = experts.assign(current_user, slug, topic_slug, person, form.note.data or "", ip=request.remote_addr)
         except ValidationError as exc:
             db.session.rollback()
             if one_click:  # a suggestion's button: the message goes on top
@@ -172,7 +172,7 @@ def remove(slug: str, topic_slug: str, assignment_id: int):
     form = EmptyForm()
     if form.validate_on_submit():
         try:
-            row = experts.remove(current_user, slug, topic_slug, assignment_id)
+            row = experts.remove(current_user, slug, topic_slug, assignment_id, ip=request.remote_addr)
         except ValidationError as exc:
             db.session.rollback()
             flash(exc.message, "error")

@@ -14,6 +14,27 @@ from app.services import storage
 SAFE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 
 
+def _rate_key() -> str:
+    """Limits count per signed-in person (all their devices together), else per address."""
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False):
+        return f"user:{current_user.id}"
+    return f"ip:{request.remote_addr or '?'}"
+
+
+def rate_limited(config_key: str, methods: tuple[str, ...] = ("POST",)):
+    """Decorator: limit a view with the limit string in app.config[config_key] (e.g.
+    "KRING_RATE_POST" = "10/minute;60/hour"), counted per person and per config key; over the
+    limit the app answers 429 with Retry-After (app.setup's handler)."""
+    from flask import current_app
+
+    from app.extensions import limiter
+
+    return limiter.limit(lambda: current_app.config[config_key], methods=list(methods), key_func=_rate_key,
+                         scope=config_key)
+
+
 def apply_errors(form: FlaskForm, exc: ValidationError) -> None:
     """Copy a service's field errors onto the form; unknown fields go to form.form_errors."""
     for name, message in exc.errors.items():
