@@ -134,6 +134,11 @@ class Config:
     KRING_RATE_2FA = os.environ.get("KRING_RATE_2FA", "10/minute")
     KRING_PROXY_FIX = int(os.environ.get("KRING_PROXY_FIX", "0"))  # number of trusted proxies
 
+    # Pre-moderation (app.services.premoderation): accounts younger than this many days may put at
+    # most this many links in a post or comment
+    NEW_ACCOUNT_DAYS = int(os.environ.get("KRING_NEW_ACCOUNT_DAYS", "7"))
+    NEW_ACCOUNT_MAX_LINKS = int(os.environ.get("KRING_NEW_ACCOUNT_MAX_LINKS", "2"))
+
     TESTING = False
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 

@@ -19,7 +19,7 @@ def limited(tmp_path):
         TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'limited.db'}",
         INSTANCE_DIR=tmp_path, UPLOAD_DIR=tmp_path / "uploads", MAIL_OUTBOX_DIR=tmp_path / "outbox",
         RATELIMIT_ENABLED=True, KRING_RATE_POST="2/minute", KRING_RATE_COMMENT="2/minute",
-        KRING_RATE_VOTE="3/minute", KRING_RATE_SEARCH="2/minute")
+        KRING_RATE_VOTE="3/minute", KRING_RATE_SEARCH="2/minute", KRING_RATE_REPORT="2/minute")
     with application.app_context():
         db.create_all()
     application.extensions["_test_ctx_pushed"] = False
@@ -86,6 +86,15 @@ def test_search_is_limited(limited, setup):
     for _ in range(2):
         assert ana.get("/search?q=idea").status_code != 429  # (503 here: no index built in this test)
     _assert_429(ana.get("/search?q=idea"))
+
+
+def test_reporting_is_limited(limited, setup):
+    ana = _client(limited, setup["ana"])
+    url = f"/report/post/{setup['post_id']}"
+    assert post_form(ana, url, {"category": "spam", "text": "An advert"}).status_code == 302
+    again = post_form(ana, url, {"category": "spam"})  # refused (already reported), still counted
+    assert again.status_code == 400 and "already reported" in again.get_data(as_text=True)
+    _assert_429(post_form(ana, url, {"category": "spam"}))
 
 
 def test_limits_are_off_in_the_default_test_config(app, make, login_as):

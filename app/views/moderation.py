@@ -16,7 +16,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models.moderation import REPORT_CATEGORIES, TARGET_TYPES
 from app.services import access, audit, moderation, premoderation
-from app.views.helpers import apply_errors
+from app.views.helpers import apply_errors, rate_limited
 
 bp = Blueprint("moderation", __name__)
 
@@ -76,6 +76,7 @@ def _back_to(target: moderation.Target) -> str:
 
 
 @bp.route("/report/<target_type>/<int:target_id>", methods=["GET", "POST"])
+@rate_limited("KRING_RATE_REPORT")
 def report(target_type: str, target_id: int):
     if target_type not in TARGET_TYPES:
         abort(404)
