@@ -25,6 +25,7 @@ from app import clock, events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import (
+    AccountClosure,
     AuditEntry,
     ChatMessage,
     Comment,
@@ -475,6 +476,8 @@ def _account_action(actor, target: Target, action: str, reason: str, *, ip: str 
     elif action == "ban":
         person.suspended_until, person.suspension_reason = BAN_UNTIL, reason
     else:  # lift
+        if db.session.scalar(select(AccountClosure.id).where(AccountClosure.user_id == person.id)) is not None:
+            raise ValidationError({"action": "This account was closed; it cannot be reactivated."})
         if not person.is_suspended:
             raise ValidationError({"action": "This account is not suspended."})
         person.suspended_until = person.suspension_reason = None
