@@ -86,6 +86,13 @@ class Post(db.Model):
     first_official_response_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # moderation (app.services.moderation): hidden from all but moderators; locked: no new
+    # comments; held: waits for review (pre-moderation), seen by its author and moderators
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime)
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    held_at: Mapped[datetime | None] = mapped_column(DateTime)
+    held_reason: Mapped[str | None] = mapped_column(String(300))
 
     community: Mapped[Community] = relationship()
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
@@ -112,6 +119,10 @@ class Comment(db.Model):
     edited_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime)  # moderation, see Post
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    held_at: Mapped[datetime | None] = mapped_column(DateTime)
+    held_reason: Mapped[str | None] = mapped_column(String(300))
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
 
