@@ -195,6 +195,9 @@ def _seed() -> str:
     from app import insight_demo
 
     insight_demo.seed(by_local)
+    from app import moderation_demo
+
+    moderation_demo.seed(by_local)
     from app.services import search
 
     search.seed_demo(by_local)

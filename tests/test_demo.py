@@ -60,5 +60,14 @@ def test_seed_demo_builds_a_believable_organisation(app, runner):
         oldest = db.session.scalar(select(func.min(Post.created_at)))
         newest = db.session.scalar(select(func.max(Post.created_at)))
         assert (newest - oldest).days >= 30
+        # trust and safety: guidelines, a held post and open reports wait in the moderation queue
+        from app.services import moderation, policy
+
+        sofia = accounts.authenticate("sofia@acme.example", DEMO_PASSWORD)
+        queue = moderation.queue(sofia)
+        assert len(queue.reported) >= 1 and [i.target.obj.title for i in queue.held] == [
+            "My tent leaked on the first night"]
+        assert policy.current(None) is not None
+        assert policy.has_accepted(sofia, None) and not policy.has_accepted(carla, None)
     again = runner.invoke(args=["seed-demo", "--if-empty"])
     assert again.exit_code == 0 and "already has data" in again.output
