@@ -11,9 +11,9 @@ from PIL import Image
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
-from app.errors import ValidationError
+from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import Attachment, Community, Post, Topic, User
+from app.models import Attachment, Community, Notification, Post, Topic, User
 from app.services import attachments, comments, posts
 from tests.conftest import post as post_form
 
@@ -400,3 +400,133 @@ def test_pages_load_the_script_once_and_give_it_a_csrf_token_for_the_preview(app
     assert client.post("/signout", data={"csrf_token": token}).status_code == 302
     signin = client.get("/signin")
     assert signin.status_code == 200 and 'name="csrf-token"' not in signin.get_data(as_text=True)
+
+
+# --- removing -----------------------------------------------------------------------------
+
+def _attach(world, user=None, name="tent.jpg"):
+    [row] = attachments.attach(user or world["member"], [_file(_image("JPEG"), name)], post=world["post"])
+    db.session.commit()
+    return row.id, [attachments.storage.path_for(k) for k in (row.key, row.thumb_key)]
+
+
+def test_the_author_removes_a_file_for_good(app, world):
+    file_id, paths = _attach(world)
+    keep_id, keep_paths = _attach(world, name="keep.jpg")
+    assert all(p.is_file() for p in paths)
+    removed, post_id = attachments.remove(world["member"], file_id)
+    assert post_id == world["post"].id and removed.original_name == "tent.jpg"
+    assert db.session.get(Attachment, file_id) is None
+    assert not any(p.exists() for p in paths)  # nothing readable is left
+    assert [f.id for f in attachments.for_post(world["post"])] == [keep_id]
+    assert all(p.is_file() for p in keep_paths)
+    with pytest.raises(NotFound):
+        attachments.file_for(world["member"], file_id, "full")
+    with pytest.raises(NotFound):  # twice: it is gone
+        attachments.remove(world["member"], file_id)
+
+
+def test_a_removal_that_does_not_commit_keeps_the_file(app, world, monkeypatch):
+    file_id, paths = _attach(world)
+
+    def failing_commit():
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(db.session, "commit", failing_commit)
+    with pytest.raises(RuntimeError):
+        attachments.remove(world["member"], file_id)
+    db.session.rollback()
+    monkeypatch.undo()
+    assert db.session.get(Attachment, file_id) is not None
+    assert all(p.is_file() for p in paths)
+
+
+def test_only_people_who_may_edit_remove_files(app, world, make):
+    file_id, paths = _attach(world)
+    reader = _u(make.user("employee"))  # may read the open community, not edit the post
+    with pytest.raises(Forbidden):
+        attachments.remove(reader, file_id)
+    db.session.rollback()
+    internal = make.community("internal", topics=("Plans",))
+    staff = _u(make.user("employee"))
+    secret = posts.create(staff, internal.slug, "discussion", "Internal plans", "",
+                          [db.session.scalar(select(Topic.id).where(Topic.community_id == internal.id))],
+                          files=[_file(_image("PNG"), "plan.png")])
+    secret_file = attachments.for_post(secret)[0].id
+    with pytest.raises(NotFound):  # a customer may not even know it exists
+        attachments.remove(world["member"], secret_file)
+    db.session.rollback()
+    assert db.session.get(Attachment, file_id) and db.session.get(Attachment, secret_file)
+    assert all(p.is_file() for p in paths)
+    # the community's manager may, and the uploader is told
+    attachments.remove(world["manager"], file_id)
+    assert db.session.get(Attachment, file_id) is None
+    note = db.session.scalar(select(Notification).where(Notification.user_id == world["member"].id,
+                                                         Notification.kind == "moderation"))
+    assert note is not None and "removed tent.jpg from your post" in note.text
+
+
+def test_comment_files_follow_the_comment_edit_rule(app, world, make):
+    other = _u(make.user("customer"))
+    make.member(world["community"], other)
+    c = comments.add(world["member"], world["post"].id, "My tent", files=[_file(_image("JPEG"), "tent.jpg")])
+    file_id = attachments.for_comments([c.id])[c.id][0].id
+    with pytest.raises(Forbidden):
+        attachments.remove(_u(other), file_id)
+    db.session.rollback()
+    removed, post_id = attachments.remove(world["member"], file_id)
+    assert post_id == world["post"].id and removed.comment_id == c.id
+    assert attachments.for_comments([c.id]) == {}
+
+
+def test_remove_buttons_on_the_edit_pages_post_with_csrf(app, make, login_as):
+    with app.app_context():
+        community = make.community("open", topics=("Trips",))
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
+        author = make.user("customer")
+        p = posts.create(_u(author), community.slug, "discussion", "Lake photos", "", [topic_id],
+                         files=[_file(_image("JPEG"), "lake.jpg")])
+        c = comments.add(_u(author), p.id, "And one more", files=[_file(_image("PNG"), "more.png")])
+        post_file = attachments.for_post(p)[0].id
+        comment_file = attachments.for_comments([c.id])[c.id][0].id
+        post_id, comment_id = p.id, c.id
+    client = login_as(author)
+    page = client.get(f"/p/{post_id}/edit").get_data(as_text=True)
+    assert f'form="remove-file-{post_file}"' in page and f'action="/files/{post_file}/remove"' in page
+    assert client.get(f"/files/{post_file}/remove").status_code == 404  # a GET removes nothing
+    assert client.post(f"/files/{post_file}/remove").status_code == 400  # no CSRF token
+    assert client.get(f"/files/{post_file}/full").status_code == 200
+    resp = post_form(client, f"/files/{post_file}/remove", {"next": f"/p/{post_id}/edit"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/p/{post_id}/edit")
+    page = client.get(f"/p/{post_id}/edit").get_data(as_text=True)
+    assert "Removed lake.jpg" in page and "remove-file-" not in page
+    assert client.get(f"/files/{post_file}/full").status_code == 404
+    page = client.get(f"/comments/{comment_id}/edit").get_data(as_text=True)
+    assert f'form="remove-file-{comment_file}"' in page
+    stranger = login_as(make.user("customer"))
+    assert post_form(stranger, f"/files/{comment_file}/remove").status_code == 403
+    resp = post_form(login_as(author), f"/files/{comment_file}/remove", {"next": "https://evil.example/"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/p/{post_id}#c{comment_id}")
+    with app.app_context():
+        assert _attachment_count() == 0
+    assert _stored_files(app) == []
+
+
+def test_editing_a_post_can_add_files(app, make, login_as):
+    with app.app_context():
+        community = make.community("open", topics=("Trips",))
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
+        author = make.user("customer")
+        post_id = posts.create(_u(author), community.slug, "discussion", "Lake photos", "Soon", [topic_id]).id
+    client = login_as(author)
+    assert 'type="file"' in client.get(f"/p/{post_id}/edit").get_data(as_text=True)
+    resp = post_form(client, f"/p/{post_id}/edit", {
+        "title": "Lake photos", "body": "Soon", "topics": [str(topic_id)],
+        "files": [(io.BytesIO(_image("JPEG", (300, 200))), "lake.jpg", "image/jpeg")],
+    }, content_type="multipart/form-data")
+    assert resp.status_code == 302
+    page = client.get(f"/p/{post_id}").get_data(as_text=True)
+    with app.app_context():
+        [row] = db.session.scalars(select(Attachment)).all()
+        assert row.post_id == post_id and row.original_name == "lake.jpg"
+    assert f'src="/files/{row.id}/thumb"' in page

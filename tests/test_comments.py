@@ -481,3 +481,27 @@ def test_editing_a_comment_notifies_people_newly_mentioned_once(ctx, make):
     jobs.drain()
     mentions = db.session.scalars(select(Notification.user_id).where(Notification.kind == "mention")).all()
     assert sorted(mentions) == sorted([first.id, later.id])
+
+
+def test_comment_cards_link_people_as_url_for_would(app, site, login_as):
+    """The thread builds profile and avatar links from one pattern (fast); they must be the
+    addresses url_for gives, with the kind badge and the reply mention."""
+    from flask import url_for
+
+    with app.app_context():
+        asker = db.session.get(User, site["asker"].id)
+        asker.avatar_key = "avatars/0a1b2c3d4e5f.png"
+        db.session.commit()
+        handle, helper_handle = asker.handle, db.session.get(User, site["helper"].id).handle
+        with app.test_request_context():
+            profile = url_for("people.profile", handle=handle)
+            avatar = url_for("people.avatar", handle=handle, key="0a1b2c3d4e5f.png")
+            helper_profile = url_for("people.profile", handle=helper_handle)
+    top = _comment(app, site["asker"], site["qid"], "My parcel is late")
+    _comment(app, site["helper"], site["qid"], "Let me check", parent_id=top)
+    html = login_as(site["manager"]).get(f"/p/{site['qid']}").get_data(as_text=True)
+    assert f'<img class="avatar" src="{avatar}" alt="" width="28" height="28">' in html
+    assert f'<a class="person-name" href="{profile}">' in html and f'href="{helper_profile}"' in html
+    assert '<span class="badge badge-customer">Customer</span>' in html
+    assert f"@{helper_handle} </textarea>" in html  # replying to a reply starts with its author's @name
+    assert html.count('class="comment"') + html.count('class="comment ') == 2

@@ -11,7 +11,7 @@ from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, Follow, Notification, Post, StatusChange, User, Vote
-from app.services import communities, follows, ideas, jobs, posts
+from app.services import access, communities, follows, ideas, jobs, posts
 from tests.conftest import post as post_form
 
 
@@ -248,6 +248,58 @@ def test_merge_target_rules(world, make):
             ideas.change_status(m, idea.id, "duplicate", "Same", ref)
         assert words in err.value.errors["duplicate_of"], ref
         db.session.rollback()
+
+
+def test_merged_duplicates_leave_lists_and_feeds(ctx, make):
+    """A merged idea is reachable by its address (a redirect) but listed nowhere: not on the
+    community page in any sort, not on its topic, not in the home feed; so nothing shows twice.
+    Only the explicit "Duplicate" status filter lists it."""
+    manager = make.user("employee")
+    c = make.community("open", manager=manager, topics=("Tents",))
+    member = make.user("customer")
+    make.member(c, member)
+    c, author = db.session.get(Community, c.id), _u(member)
+    topic = c.topics[0]
+    target = posts.create(author, c.slug, "idea", "Original: bigger tents", "Room", [topic.id])
+    other = posts.create(author, c.slug, "discussion", "Camping stories", "Tell us", [topic.id])
+    dup = posts.create(author, c.slug, "idea", "Copy: larger tents", "Room", [topic.id])
+    ideas.toggle_vote(author, dup.id)
+    ideas.change_status(_u(manager), dup.id, "duplicate", "Same as the original.", target.id)
+    listed = {target.id, other.id}
+
+    def ids(page):
+        return [row.post.id for row in page.rows]
+
+    for viewer in (author, _u(manager)):  # moderators' lists leave it out too
+        acc = access.access_to(viewer, c)
+        for sort in posts.SORTS:
+            seen, cursor = [], None
+            while True:  # one post a page: the keyset pages neither skip nor repeat
+                page = posts.community_page(viewer, acc, sort=sort, cursor=cursor, limit=1)
+                seen += ids(page)
+                if not (cursor := page.next_cursor):
+                    break
+            assert sorted(seen) == sorted(listed), sort
+        assert set(ids(posts.community_page(viewer, acc, topic=topic))) == listed
+        assert ids(posts.community_page(viewer, acc, kind="idea")) == [target.id]
+        assert ids(posts.community_page(viewer, acc, status="duplicate")) == [dup.id]  # asked for
+    assert set(ids(posts.home_feed(author))) == listed
+    assert db.session.get(Post, target.id).vote_count == 1  # the vote moved, counted once
+
+
+def test_merged_duplicate_is_missing_from_the_pages_but_its_address_works(site, login_as, app):
+    with app.app_context():
+        target = _idea(db.session.get(User, site["member"].id), db.session.get(Community, site["community"].id),
+                       "The original tents idea").id
+        ideas.change_status(db.session.get(User, site["manager"].id), site["idea"], "duplicate", "Same idea", target)
+        slug = db.session.get(Community, site["community"].id).slug
+    member = login_as(site["member"])
+    for url in (f"/c/{slug}", f"/c/{slug}?sort=new", "/", "/feed"):
+        html = member.get(url).get_data(as_text=True)
+        assert "The original tents idea" in html and "Bigger tents please" not in html, url
+    assert "Bigger tents please" in member.get(f"/c/{slug}?status=duplicate").get_data(as_text=True)
+    resp = member.get(f"/p/{site['idea']}")
+    assert resp.status_code == 301 and resp.headers["Location"].endswith(f"/p/{target}")
 
 
 @pytest.mark.parametrize("text,number", [("42", 42), ("#42", 42), ("/p/42", 42), ("/p/42#c7", 42),

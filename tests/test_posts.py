@@ -253,3 +253,32 @@ def test_community_page_topic_page_and_feed_run_constant_queries(app, make, logi
     small = measure()
     add_posts(27)
     assert measure() == small
+
+
+def test_the_feed_runs_constant_queries_across_many_communities(app, make, login_as, count_queries):
+    """Each feed row names its community: loaded with the posts, not one query per community."""
+    reader = make.user("employee")
+    author = make.user("employee")
+
+    def add_community(i):
+        c = make.community("open", topics=("General",), name=f"Circle {i}", slug=f"circle-{i}")
+        make.member(c, reader)
+        make.member(c, author)
+        with app.app_context():
+            topic = db.session.scalar(select(Topic.id).where(Topic.community_id == c.id))
+            posts.create(db.session.get(User, author.id), c.slug, "discussion", f"News from circle {i}", "", [topic])
+
+    def measure():
+        client = login_as(reader)
+        client.get("/feed")
+        with count_queries() as q:
+            html = client.get("/feed").get_data(as_text=True)
+        return q.count, html
+
+    add_community(0)
+    few, _ = measure()
+    for i in range(1, 6):
+        add_community(i)
+    many, html = measure()
+    assert all(f"Circle {i}" in html for i in range(6))
+    assert many == few

@@ -17,7 +17,9 @@ again (a session hook below), so a failed post leaves no orphans on disk.
 
 The caller (posts.create/edit, the comments service) has already authorized the actor and
 commits the transaction; `attach` only adds rows and flushes. Reading goes through
-`file_for`, which asks app.services.access whether the viewer may read the post.
+`file_for`, which asks app.services.access whether the viewer may read the post. `remove`
+deletes an attachment for good (row, file and thumbnail) for whoever may edit its post or
+comment; its files go only once the removal commits.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ SAFE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "video/mp4",
 MP4_BRANDS = {b"isom", b"iso2", b"mp41", b"mp42", b"avc1", b"M4V "}
 _BOX_TYPE = re.compile(rb"[A-Za-z0-9 \xa9]{4}")
 _SESSION_KEY = "kring_uploaded_keys"
+_REMOVED_KEY = "kring_removed_keys"  # files of attachments removed in this transaction
 
 _SNIFF = (
     (lambda d: d[:3] == b"\xff\xd8\xff", "JPEG"),
@@ -421,6 +424,49 @@ def file_for(viewer, attachment_id: int, variant: str) -> tuple[Attachment, str,
     return attachment, key, content_type
 
 
+# --- removing -----------------------------------------------------------------------------
+
+def remove(actor, attachment_id) -> tuple[Attachment, int]:
+    """Remove an attachment for good: its row now, its stored file and thumbnail once the
+    transaction commits (a rolled-back removal keeps both). Returns (the removed row, the id
+    of its post, for the redirect).
+
+    Who: whoever may edit what it is attached to: a post through access.post_for(..., "edit")
+    (its author while it is live, the community's moderators and managers); a comment by the
+    comments module's edit rule (its author while it is live, the community's moderators).
+    Someone else's file removed by a moderator: the uploader is told.
+
+    A hard delete, not a soft one: people remove a file because it should not be there (a
+    wrong photo, a face, an address); keeping it on disk would keep it readable to whoever has
+    access to the server and the backups. Post and comment revisions keep only text anyway.
+    Raises NotFound (no such file, or one the actor may not read), Forbidden."""
+    from app.services import comments, notifications
+
+    attachment = db.session.get(Attachment, attachment_id) if isinstance(attachment_id, int) else None
+    if attachment is None:
+        raise NotFound("No such file.")
+    if attachment.post_id is not None:
+        pacc = access.post_for(actor, attachment.post_id, "edit")  # NotFound for non-readers
+        comment = None
+    else:
+        try:
+            pacc, comment = comments.for_edit(actor, attachment.comment_id)
+        except NotFound:
+            raise NotFound("No such file.") from None
+    post = pacc.post
+    keys = [k for k in (attachment.key, attachment.thumb_key) if k]
+    db.session.delete(attachment)
+    db.session.flush()
+    db.session().info.setdefault(_REMOVED_KEY, []).extend(keys)
+    if attachment.uploader_id and attachment.uploader_id != actor.id:
+        name = attachment.original_name or "a file"
+        notifications.create("moderation", [attachment.uploader_id], actor_id=actor.id, post=post, comment=comment,
+                             text=f"{actor.display_name} removed {name} from your "
+                                  f"{'comment' if comment is not None else 'post'} “{post.title}”.")
+    db.session.commit()
+    return attachment, post.id
+
+
 # --- files of transactions that do not commit ---------------------------------------------
 
 def _remember(keys: list[str]) -> None:
@@ -430,12 +476,15 @@ def _remember(keys: list[str]) -> None:
 @event.listens_for(Session, "after_commit")
 def _keep_committed(session) -> None:
     session.info.pop(_SESSION_KEY, None)
+    for key in session.info.pop(_REMOVED_KEY, None) or ():  # removed attachments: now for good
+        storage.delete(key)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _drop_uncommitted(session, transaction) -> None:
     if transaction.parent is not None:
         return
+    session.info.pop(_REMOVED_KEY, None)  # a removal that did not commit keeps its files
     keys = session.info.pop(_SESSION_KEY, None)
     for key in keys or ():
         try:

@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import clock, events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import Comment, CommentLike, Post, PostKind, Revision
+from app.models import Comment, CommentLike, Post, PostKind, Revision, User
 from app.services import access, follows, markup, notifications, posts
 
 BODY_MAX = 10_000
@@ -73,6 +73,8 @@ def comment_for(actor, comment_id) -> tuple[access.PostAccess, Comment]:
         pacc = access.post_for(actor, comment.post_id, "read")
     except NotFound:
         raise NotFound("No such comment.") from None
+    if not access.can_see_comment(pacc, comment, actor):  # hidden or held by moderation
+        raise NotFound("No such comment.")
     return pacc, comment
 
 
@@ -116,16 +118,26 @@ def for_edit(actor, comment_id) -> tuple[access.PostAccess, Comment]:
 
 # --- writing ------------------------------------------------------------------------------
 
-def add(author, post_id: int, body: str, parent_id=None, files=()) -> Comment:
+def add(author, post_id: int, body: str, parent_id=None, files=(), *, confirm_sensitive: bool = False) -> Comment:
     """Comment on a post the author may read (a reply when parent_id is given). Returns it.
 
-    Raises NotFound (post), Forbidden (deleted post), ValidationError (body, parent, files).
+    Raises NotFound (post), Forbidden (deleted post; locked post unless a moderator),
+    ValidationError (body, parent, files; pre-moderation: "body", "confirm_sensitive").
     The author follows the post; followers, the replied-to person and mentioned people are
-    notified after the commit."""
+    notified after the commit. A comment held by pre-moderation is seen by its author and the
+    moderators only, and counted and announced when approved."""
     pacc = access.post_for(author, post_id, "read")
     post = pacc.post
     _require_live_post(pacc, "This post was deleted; it takes no new comments.")
+    if post.locked_at is not None and not pacc.can_moderate:
+        raise Forbidden("This post is locked by a moderator; it takes no new comments.")
     body = _clean_body(body)
+    from app.services import policy
+
+    policy.require_accepted(author, post.community_id)  # the social policy, accepted before writing
+    from app.services import premoderation
+
+    held = premoderation.check_comment(author, pacc, body, confirm_sensitive=confirm_sensitive)
     parent = None
     if parent_id not in (None, ""):
         try:
@@ -140,19 +152,21 @@ def add(author, post_id: int, body: str, parent_id=None, files=()) -> Comment:
             raise ValidationError({"parent_id": "The comment you reply to was deleted."})
     now = clock.utcnow()
     comment = Comment(post_id=post.id, parent_id=parent.id if parent else None, author_id=author.id,
-                      body=body, body_html=markup.to_html(body, embeds=True), like_count=0, created_at=now)
+                      body=body, body_html=markup.to_html(body, embeds=True), like_count=0, created_at=now,
+                      held_at=now if held else None, held_reason=held[:300] if held else None)
     db.session.add(comment)
     db.session.flush()
     if files:
         from app.services import attachments
 
         attachments.attach(author, files, comment=comment)
-    _bump(Post, post, "comment_count", 1)
-    posts.touch(post, now)
-    posts.refresh_hot(post)
     follows.ensure(author, "post", post.id)
-    notifications.after_comment(comment)
-    events.comment_added(comment, post)
+    if not held:
+        _bump(Post, post, "comment_count", 1)
+        posts.touch(post, now)
+        posts.refresh_hot(post)
+        notifications.after_comment(comment)
+        events.comment_added(comment, post)
     db.session.commit()
     return comment
 
@@ -309,12 +323,20 @@ class ThreadItem:
     can_reply: bool = False
     can_see_revisions: bool = False
     is_accepted: bool = False
-    show_body: bool = True  # False: "This comment was deleted"
+    show_body: bool = True  # False: "This comment was deleted" (or hidden by a moderator)
     files: list = field(default_factory=list)
 
     @property
     def is_deleted(self) -> bool:
         return self.comment.deleted_at is not None
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.comment.hidden_at is not None
+
+    @property
+    def is_held(self) -> bool:
+        return self.comment.held_at is not None
 
 
 def _files_by_comment(ids: list[int]) -> dict[int, list]:
@@ -331,14 +353,52 @@ def _files_by_comment(ids: list[int]) -> dict[int, list]:
     return grouped
 
 
+class ThreadAuthor:
+    """The few things the thread shows of a comment's author."""
+
+    __slots__ = ("id", "display_name", "handle", "kind", "avatar_key")
+
+    def __init__(self, id, display_name, handle, kind, avatar_key):  # noqa: A002 - the column's name
+        self.id, self.display_name, self.handle, self.kind, self.avatar_key = id, display_name, handle, kind, avatar_key
+
+
+_COMMENT_KEYS = tuple(Comment.__table__.c.keys())
+
+
+class ThreadComment:
+    """A comment as the thread shows it: every column of Comment as a plain attribute, and
+    `author` (a ThreadAuthor or None). Not an ORM instance: a post page with hundreds of
+    comments loads, checks and renders these several times faster (bench/pages.py), and they
+    are read-only; change comments through the functions above."""
+
+    __slots__ = (*_COMMENT_KEYS, "author")
+
+    def __init__(self, values, author: ThreadAuthor | None):
+        for key, value in zip(_COMMENT_KEYS, values, strict=True):
+            setattr(self, key, value)
+        self.author = author
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+def _thread_comments(post_id: int) -> list[ThreadComment]:
+    """The post's comments with their authors, oldest first: one query, plain objects."""
+    n = len(_COMMENT_KEYS)
+    rows = db.session.execute(
+        select(*Comment.__table__.c, User.id, User.display_name, User.handle, User.kind, User.avatar_key)
+        .outerjoin(User, User.id == Comment.author_id).where(Comment.post_id == post_id)
+        .order_by(Comment.created_at, Comment.id))
+    return [ThreadComment(row[:n], ThreadAuthor(*row[n:]) if row[n] is not None else None) for row in rows]
+
+
 def thread(viewer, pacc: access.PostAccess) -> list[ThreadItem]:
     """The post's comments as top-level items with their replies, for `viewer`: the accepted
     answer first on a question, then oldest first. A constant number of queries (comments with
     their authors, the viewer's likes, the attachments) whatever the number of comments."""
     post = pacc.post
-    comments = list(db.session.scalars(
-        select(Comment).options(joinedload(Comment.author)).where(Comment.post_id == post.id)
-        .order_by(Comment.created_at, Comment.id)).unique())
+    comments = _thread_comments(post.id)
     if not comments:
         return []
     ids = [c.id for c in comments]
@@ -346,15 +406,16 @@ def thread(viewer, pacc: access.PostAccess) -> list[ThreadItem]:
     liked = set(db.session.scalars(select(CommentLike.comment_id).where(
         CommentLike.user_id == viewer_id, CommentLike.comment_id.in_(ids)))) if viewer_id else set()
     files = _files_by_comment(ids)
-    live_post = post.deleted_at is None
+    live_post = post.deleted_at is None and (post.locked_at is None or pacc.can_moderate)
     by_id: dict[int, ThreadItem] = {}
+    comments = [c for c in comments if c.held_at is None or access.can_see_comment(pacc, c, viewer)]
     for c in comments:
-        deleted = c.deleted_at is not None
+        deleted = c.deleted_at is not None or c.hidden_at is not None  # hidden: like deleted for readers
         own = _is_author(viewer, c)
         by_id[c.id] = ThreadItem(
             comment=c, liked=c.id in liked,
             can_edit=may_edit(pacc, c, viewer), can_delete=may_delete(pacc, c, viewer),
-            can_restore=deleted and pacc.can_moderate, can_accept=may_accept(pacc, c),
+            can_restore=c.deleted_at is not None and pacc.can_moderate, can_accept=may_accept(pacc, c),
             can_like=live_post and not deleted and not own and viewer_id is not None,
             can_reply=live_post and not deleted,
             can_see_revisions=may_see_revisions(pacc, c, viewer),

@@ -210,7 +210,8 @@ def _snippet(text: str, size: int = 120) -> str:
     return plain if len(plain) <= size else plain[:size - 1].rstrip() + "…"
 
 
-def change_status(actor, post_id: int, status: str, response: str, duplicate_of_id=None) -> StatusChange:
+def change_status(actor, post_id: int, status: str, response: str, duplicate_of_id=None, *,
+                  ip: str | None = None) -> StatusChange:
     """Move an idea to `status` with an official `response` (markdown, 1 to 5,000 characters).
 
     Allowed moves are in the module docstring. For "duplicate", `duplicate_of_id` (a number,
@@ -276,6 +277,10 @@ def change_status(actor, post_id: int, status: str, response: str, duplicate_of_
     else:
         notifications.after_status_change(post, actor, text)
     events.idea_status_changed(post, change, actor)
+    from app.services import audit
+
+    audit.record(actor, "idea.status_change", "post", post.id, ip=ip, reason=_snippet(response, 500),
+                 before={"status": current}, after={"status": new, "duplicate_of": target.id if target else None})
     db.session.commit()
     return change
 

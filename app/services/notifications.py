@@ -242,10 +242,27 @@ def _visible(user):
     readable_communities = select(Community.id).where(access.readable_clause(user))
     post_readable = exists().where(Post.id == Notification.post_id, Post.deleted_at.is_(None),
                                    Post.hidden_at.is_(None),  # hidden by moderation
+                                   or_(Post.held_at.is_(None), Post.author_id == user.id),  # held for review
                                    Post.community_id.in_(readable_communities))
     community_only = and_(Notification.post_id.is_(None), or_(
-        Notification.community_id.is_(None), Notification.community_id.in_(readable_communities)))
+        Notification.community_id.is_(None), Notification.community_id.in_(readable_communities)),
+        or_(Notification.kind != "chat_mention", _chat_message_live()))
     return and_(Notification.user_id == user.id, or_(community_only, post_readable))
+
+
+def _chat_message_live():
+    """For a chat mention: its message (the one app.services.chat.mention_target opens) is
+    neither hidden by moderation nor deleted, so the quoted snippet may still be shown."""
+    from app.models import ChatMention, ChatMessage
+
+    message_id = (select(ChatMention.message_id)
+                  .where(ChatMention.user_id == Notification.user_id,
+                         ChatMention.community_id == Notification.community_id,
+                         ChatMention.created_at <= Notification.created_at)
+                  .order_by(ChatMention.created_at.desc(), ChatMention.message_id.desc())
+                  .limit(1).correlate(Notification).scalar_subquery())
+    return exists().where(ChatMessage.id == message_id, ChatMessage.hidden_at.is_(None),
+                          ChatMessage.deleted_at.is_(None))
 
 
 def unread_count(user) -> int:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select, tuple_, update
+from sqlalchemy import exists, insert, or_, select, tuple_, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import clock, events
@@ -90,20 +90,31 @@ def _topics(community: Community, topic_ids) -> list[Topic]:
 
 # --- writing ------------------------------------------------------------------------------
 
-def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *, files=()) -> Post:
+def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *, files=(),
+           confirm_sensitive: bool = False) -> Post:
     """Post in a community the author may read. Returns the post.
 
-    Raises NotFound (community), ValidationError (fields, topics, attachments). The author
-    follows their post; mentioned people who may read it and followers of its topics and
-    community are notified after the commit (through a job)."""
+    Raises NotFound (community), ValidationError (fields, topics, attachments, pre-moderation:
+    "body" when a rule blocks it, "confirm_sensitive" when it looks like personal data in a
+    community externals read). The author follows their post; mentioned people who may read it
+    and followers of its topics and community are notified after the commit (through a job).
+    A post held by pre-moderation (post.held_at) is seen by its author and moderators only and
+    announced when approved."""
     acc = access.community_for(author, slug, "read")
     kind, title, body = _clean(kind, title, body)
+    from app.services import policy
+
+    policy.require_accepted(author, acc.community.id)  # the social policy, accepted before writing
     topics = _topics(acc.community, topic_ids)
+    from app.services import premoderation
+
+    held = premoderation.check_post(author, acc, title, body, confirm_sensitive=confirm_sensitive)
     now = clock.utcnow()
     post = Post(community_id=acc.community.id, author_id=author.id, kind=kind, title=title, body=body,
                 body_html=markup.to_html(body, embeds=True), topics=topics, created_at=now,
                 last_activity_at=now, status=IdeaStatus.NEW if kind == PostKind.IDEA else None,
-                vote_count=0, comment_count=0, view_count=0)
+                vote_count=0, comment_count=0, view_count=0,
+                held_at=now if held else None, held_reason=held[:300] if held else None)
     refresh_hot(post)
     db.session.add(post)
     db.session.flush()
@@ -114,8 +125,9 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     from app.services import follows, notifications
 
     follows.ensure(author, "post", post.id)
-    notifications.after_new_post(post)
-    events.post_created(post)
+    if not held:
+        notifications.after_new_post(post)
+        events.post_created(post)
     db.session.commit()
     return post
 
@@ -176,15 +188,17 @@ def revisions(viewer, post_id: int) -> tuple[access.PostAccess, list[Revision]]:
     return pacc, list(rows)
 
 
-def mark_read(viewer, post: Post) -> None:
-    """Remember that the viewer saw the post as it is now (unread markers); counts a view."""
-    row = db.session.get(PostRead, (viewer.id, post.id))
+def mark_read(viewer, post) -> None:
+    """Remember that the viewer saw the post as it is now (unread markers); counts a view.
+    `post`: the Post or its id (the caller has checked that the viewer may read it)."""
+    post_id = post if isinstance(post, int) else post.id
     now = clock.utcnow()
-    if row is None:
-        db.session.add(PostRead(user_id=viewer.id, post_id=post.id, read_at=now))
-        db.session.execute(update(Post).where(Post.id == post.id).values(view_count=Post.view_count + 1))
-    else:
-        row.read_at = now
+    seen = db.session.execute(update(PostRead).where(PostRead.user_id == viewer.id, PostRead.post_id == post_id)
+                              .values(read_at=now).execution_options(synchronize_session=False)).rowcount
+    if not seen:  # the first time: a new marker and one more view
+        db.session.execute(insert(PostRead).values(user_id=viewer.id, post_id=post_id, read_at=now))
+        db.session.execute(update(Post).where(Post.id == post_id).values(view_count=Post.view_count + 1)
+                           .execution_options(synchronize_session=False))
     db.session.commit()
 
 
@@ -236,13 +250,14 @@ def decode_cursor(sort: str, cursor: str | None):
         return None
 
 
-def _page(viewer, stmt, sort: str, cursor: str | None, limit: int) -> Page:
+def _page(viewer, stmt, sort: str, cursor: str | None, limit: int, *options) -> Page:
     column = _sort_columns(sort)
     after = decode_cursor(sort, cursor)
     if after is not None:
         stmt = stmt.where(tuple_(column, Post.id) < tuple_(*after))
     stmt = stmt.order_by(column.desc(), Post.id.desc()).limit(limit + 1)
-    posts = list(db.session.scalars(stmt.options(joinedload(Post.author), selectinload(Post.topics))).unique())
+    posts = list(db.session.scalars(stmt.options(joinedload(Post.author), selectinload(Post.topics),
+                                                 *options)).unique())
     more = len(posts) > limit
     posts = posts[:limit]
     return Page(_rows(viewer, posts), encode_cursor(sort, posts[-1]) if more and posts else None)
@@ -259,18 +274,29 @@ def _rows(viewer, posts: list[Post]) -> list[PostRow]:
                     voted=p.id in voted) for p in posts]
 
 
+# An idea merged into another (status "duplicate") lives on only as a redirect to the idea it
+# was merged into: its votes and followers moved there, so lists and feeds leave it out.
+NOT_MERGED = Post.duplicate_of_id.is_(None)
+
+
 def community_page(viewer, acc: access.CommunityAccess, *, sort: str = "hot", kind: str | None = None,
                    topic: Topic | None = None, status: str | None = None, cursor: str | None = None,
                    limit: int = PAGE_SIZE) -> Page:
-    """A page of the community's live posts for a viewer who may read it."""
+    """A page of the community's live posts for a viewer who may read it (ideas merged into
+    another one only when `status` asks for "duplicate")."""
     sort = sort if sort in SORTS else "hot"
-    stmt = select(Post).where(Post.community_id == acc.community.id, Post.deleted_at.is_(None))
+    stmt = select(Post).where(Post.community_id == acc.community.id, Post.deleted_at.is_(None),
+                              access.moderation_visible_clause(viewer, acc))
     if kind in {k.value for k in PostKind}:
         stmt = stmt.where(Post.kind == PostKind(kind))
     if status in {s.value for s in IdeaStatus}:
         stmt = stmt.where(Post.status == IdeaStatus(status))
+    if status != IdeaStatus.DUPLICATE.value:
+        stmt = stmt.where(NOT_MERGED)  # merged ideas: only under the explicit "Duplicate" filter
     if topic is not None:
-        stmt = stmt.where(Post.id.in_(select(post_topics.c.post_id).where(post_topics.c.topic_id == topic.id)))
+        # EXISTS, not IN: SQLite then walks the sort order's index and stops after a page, where
+        # IN (...) made it fetch and sort every post of the topic (EXPLAIN QUERY PLAN).
+        stmt = stmt.where(exists().where(post_topics.c.post_id == Post.id, post_topics.c.topic_id == topic.id))
     return _page(viewer, stmt, sort, cursor, limit)
 
 
@@ -283,11 +309,12 @@ def home_feed(viewer, *, cursor: str | None = None, limit: int = PAGE_SIZE) -> P
     followed_posts = select(Follow.target_id).where(Follow.user_id == viewer.id, Follow.target_type == "post")
     readable = select(Community.id).where(access.readable_clause(viewer))
     stmt = select(Post).where(
-        Post.deleted_at.is_(None), Post.community_id.in_(readable),
+        Post.deleted_at.is_(None), Post.community_id.in_(readable), access.moderation_visible_clause(viewer),
+        NOT_MERGED,
         or_(Post.community_id.in_(member_of), Post.community_id.in_(followed_communities),
             Post.id.in_(followed_posts),
             Post.id.in_(select(post_topics.c.post_id).where(post_topics.c.topic_id.in_(followed_topics)))))
-    return _page(viewer, stmt, "active", cursor, limit)
+    return _page(viewer, stmt, "active", cursor, limit, joinedload(Post.community))  # shown on each row
 
 
 def touch(post: Post, when: datetime | None = None) -> None:

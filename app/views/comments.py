@@ -10,8 +10,8 @@ from wtforms import StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.services import access, comments
-from app.views.helpers import apply_errors
+from app.services import access, comments, policy
+from app.views.helpers import apply_errors, rate_limited
 
 bp = Blueprint("comments", __name__)
 
@@ -37,16 +37,23 @@ def _wants_json() -> bool:
 
 
 @bp.post("/p/<int:post_id>/comments")
+@rate_limited("KRING_RATE_COMMENT")
 def add(post_id: int):
     body = request.form.get("body", "")
     parent_id = request.form.get("parent_id") or None
     files = [f for f in request.files.getlist("files") if getattr(f, "filename", "")]
     try:
-        comment = comments.add(current_user, post_id, body, parent_id, files=files)
+        if request.form.get("accept_guidelines"):
+            policy.accept(current_user, access.post_for(current_user, post_id, "read").community.community.id)
+        comment = comments.add(current_user, post_id, body, parent_id, files=files,
+                               confirm_sensitive=bool(request.form.get("confirm_sensitive")))
     except ValidationError as exc:
         db.session.rollback()
         return _show_with_error(post_id, exc, body, parent_id)
-    flash("Your reply was posted." if comment.parent_id else "Your comment was posted.", "success")
+    if comment.held_at:
+        flash("Thank you: your comment waits for a moderator's review before others see it.", "success")
+    else:
+        flash("Your reply was posted." if comment.parent_id else "Your comment was posted.", "success")
     return _at(post_id, comment.id)
 
 
@@ -79,8 +86,10 @@ def edit(comment_id: int):
             flash("Saved. The earlier version is kept.", "success")
             return _at(comment.post_id, comment_id)
     status = 400 if (form.errors or form.form_errors) else 200
+    from app.services import attachments
+
     return render_template("comments/edit.html", pacc=pacc, post=pacc.post, comment=comment, form=form,
-                           own=own), status
+                           own=own, files=attachments.for_comments([comment.id]).get(comment.id, [])), status
 
 
 @bp.post("/comments/<int:comment_id>/delete")

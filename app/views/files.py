@@ -3,14 +3,18 @@
 GET /files/<id>/full and /files/<id>/thumb. Anything the viewer may not read, and anything
 that is not a stored image or video type, answers 404. Responses are inline, nosniff, privately
 cached and support Range requests (video seeking).
+
+POST /files/<id>/remove (CSRF) removes an attachment for whoever may edit its post or comment
+(app.services.attachments.remove), then goes back to `next` (a local address) or the post.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, send_file
-from flask_login import current_user
+from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
+from flask_login import current_user, login_required
 from werkzeug.utils import secure_filename
 
 from app.services import attachments, storage
+from app.setup import safe_next
 
 bp = Blueprint("files", __name__)
 
@@ -45,3 +49,13 @@ def _download_name(attachment, variant: str, content_type: str) -> str:
     if variant == "thumb":
         stem += "-thumbnail"
     return f"{stem}.{EXTENSIONS[content_type]}"
+
+
+@bp.post("/files/<int:attachment_id>/remove")
+@login_required
+def remove(attachment_id: int):
+    """Remove an attachment (its author or the community's moderators); 404/403 otherwise."""
+    attachment, post_id = attachments.remove(current_user, attachment_id)
+    flash(f"Removed {attachment.original_name or 'the file'}.", "success")
+    fallback = url_for("posts.show", post_id=post_id, _anchor=f"c{attachment.comment_id}" if attachment.comment_id else None)
+    return redirect(safe_next(request.form.get("next"), fallback))

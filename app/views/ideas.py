@@ -11,7 +11,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, ideas
 from app.setup import safe_next
-from app.views.helpers import apply_errors, page_arg
+from app.views.helpers import apply_errors, page_arg, rate_limited
 from app.views.posts import post_view
 
 bp = Blueprint("ideas", __name__)
@@ -54,6 +54,7 @@ def _signed_in():
 
 
 @bp.post("/p/<int:post_id>/vote")
+@rate_limited("KRING_RATE_VOTE")
 def vote(post_id: int):
     try:
         voted, count = ideas.toggle_vote(current_user, post_id)
@@ -82,7 +83,7 @@ def change_status(post_id: int):
     if form.validate_on_submit():
         try:
             change = ideas.change_status(current_user, post_id, form.status.data or "", form.response.data or "",
-                                         form.duplicate_of.data or None)
+                                         form.duplicate_of.data or None, ip=request.remote_addr)
         except ValidationError as exc:
             db.session.rollback()
             apply_errors(form, exc)

@@ -5,14 +5,14 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import IdeaStatus, PostKind
-from app.services import access, markup, posts
-from app.views.helpers import apply_errors
+from app.services import access, markup, policy, posts
+from app.views.helpers import apply_errors, rate_limited
 
 bp = Blueprint("posts", __name__)
 
@@ -35,6 +35,8 @@ class PostForm(FlaskForm):
     topics = MultiCheckboxField("Topics", coerce=str, validate_choice=False)
     files = MultipleFileField("Images or videos (optional)")
     reason = StringField("Reason for the edit (shown to the author)")
+    accept_guidelines = BooleanField("I have read and accept the guidelines")
+    confirm_sensitive = BooleanField("I checked it: post it as it is")  # pre-moderation data warning
 
 
 def _topic_choices(community) -> list[SelectChoice]:
@@ -52,6 +54,7 @@ def _signed_in():
 
 
 @bp.route("/c/<slug>/new", methods=["GET", "POST"])
+@rate_limited("KRING_RATE_POST")
 def create(slug: str):
     acc = access.community_for(current_user, slug, "read")
     form = PostForm()
@@ -69,35 +72,45 @@ def create(slug: str):
             preview = markup.to_html(form.body.data, embeds=True)
         else:
             try:
+                if form.accept_guidelines.data:
+                    policy.accept(current_user, acc.community.id)
                 post = posts.create(current_user, slug, form.kind.data, form.title.data, form.body.data,
-                                    form.topics.data, files=_files(form))
+                                    form.topics.data, files=_files(form),
+                                    confirm_sensitive=bool(form.confirm_sensitive.data))
             except ValidationError as exc:
                 db.session.rollback()
                 apply_errors(form, exc)
             else:
-                flash("Posted.", "success")
+                flash("Thank you: your post waits for a moderator's review before others see it."
+                      if post.held_at else "Posted.", "success")
                 return redirect(url_for("posts.show", post_id=post.id))
     status = 400 if (form.errors or form.form_errors) else 200
-    return render_template("posts/form.html", acc=acc, form=form, post=None, preview=preview), status
+    return render_template("posts/form.html", acc=acc, form=form, post=None, preview=preview,
+                           guidelines=policy.pending_for(current_user, acc.community.id)), status
 
 
 @bp.get("/p/<int:post_id>")
 def show(post_id: int):
-    g.kring_write = True  # opening a post records the read marker
-    pacc = access.post_for(current_user, post_id, "read")
+    viewer = current_user._get_current_object()  # the page asks who is viewing hundreds of times
+    pacc = access.post_for(viewer, post_id, "read")
     post = pacc.post
     if post.status == IdeaStatus.DUPLICATE and post.duplicate_of_id and not pacc.can_moderate:
         flash("This idea was merged into another one; its votes and followers moved there.", "info")
         return redirect(url_for("posts.show", post_id=post.duplicate_of_id), 301)
-    posts.mark_read(current_user, post)  # first: its commit would expire what the view loads
-    pacc = access.post_for(current_user, post_id, "read")
-    return render_template("posts/show.html", pacc=pacc, **post_view(current_user, pacc))
+    html = render_template("posts/show.html", pacc=pacc, **post_view(viewer, pacc))
+    # Then the read marker, in a short write transaction of its own: reading and rendering ran
+    # in a deferred (shared) transaction, so a post page holds the write lock only for the
+    # marker, and its commit cannot expire what the page still needed.
+    db.session.rollback()
+    g.kring_write = True
+    posts.mark_read(viewer, post_id)
+    return html
 
 
 def post_view(viewer, pacc: access.PostAccess) -> dict:
     """Everything the post page shows besides the post itself, in a constant number of queries.
     Features add their parts here (comments, idea status, attachments, follow state)."""
-    from app.services import attachments, comments, experts, follows, ideas
+    from app.services import attachments, comments, experts, follows, ideas, moderation
 
     post = pacc.post
     return {
@@ -106,6 +119,7 @@ def post_view(viewer, pacc: access.PostAccess) -> dict:
         "files": attachments.for_post(post),
         "following": follows.is_following(viewer, "post", post.id),
         "experts": experts.badges_for_post(post),  # who is an expert of the post's topics (badges)
+        "notes": moderation.notes_for(viewer, pacc),  # internal notes: None unless the viewer is staff here
     }
 
 
@@ -133,8 +147,10 @@ def edit(post_id: int):
                 flash("Saved. The earlier version is kept.", "success")
                 return redirect(url_for("posts.show", post_id=post_id))
     status = 400 if (form.errors or form.form_errors) else 200
+    from app.services import attachments
+
     return render_template("posts/form.html", acc=pacc.community, form=form, post=post, pacc=pacc,
-                           preview=preview), status
+                           preview=preview, files=attachments.for_post(post)), status
 
 
 @bp.post("/p/<int:post_id>/delete")
