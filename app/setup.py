@@ -225,6 +225,9 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["markdown"] = markup.render
     app.jinja_env.filters["stored"] = markup.stored
+    from app.views.helpers import header_roles
+
+    app.jinja_env.globals["header_roles"] = header_roles
 
     from app.views import helpers
 

@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5,000 posts, 20,000 comments, 500 users")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page (default 200)")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database (else removed at the end)")
+    parser.add_argument("--profile", metavar="PAGE", help="print a cProfile of PAGE (e.g. community_first) and stop")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kring-bench-"))
     try:
@@ -109,6 +110,21 @@ def run(args, tmp: Path) -> None:
         "post_200_comments": f"/p/{target}",
         "home_feed": "/",
     }
+    if args.profile:
+        import cProfile
+        import pstats
+
+        path = pages[args.profile]
+        for _ in range(10):
+            client.get(path)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(args.requests):
+            client.get(path)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return
     results = {}
     load_before = round(os.getloadavg()[0], 2)
     for name, path in pages.items():

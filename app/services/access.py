@@ -415,3 +415,30 @@ def may_open_insight(user) -> bool:
         return False
     return db.session.scalar(select(Membership.id).where(
         Membership.user_id == user.id, Membership.role == MemberRole.MANAGER).limit(1)) is not None
+
+
+# --- the header's links -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HeaderRoles:
+    """What the page header offers the signed-in person (one query for everyone)."""
+
+    moderation: bool  # the moderation queue (moderates_any)
+    insight: bool  # the Insight dashboards (may_open_insight)
+    invite: bool  # inviting customers and partners (can_invite_externals)
+
+
+def header_roles(user) -> HeaderRoles:
+    """The same answers as moderates_any, may_open_insight and can_invite_externals, from one
+    query of the person's community roles (a manager or moderator is an employee and a member, so
+    they read the community)."""
+    if not _active(user):
+        return HeaderRoles(False, False, False)
+    roles: set[MemberRole] = set()
+    if user.kind == UserKind.EMPLOYEE:
+        roles = set(db.session.scalars(select(Membership.role).distinct().where(
+            Membership.user_id == user.id, Membership.role.in_([MemberRole.MODERATOR, MemberRole.MANAGER]))))
+    manages = MemberRole.MANAGER in roles
+    return HeaderRoles(moderation=user.is_staff or bool(roles),
+                       insight=can_see_organisation(user) or (is_active_employee(user) and manages),
+                       invite=user.is_staff or manages)

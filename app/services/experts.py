@@ -165,9 +165,8 @@ class TopicExperts:
 
 
 def community_experts(community: Community) -> list[TopicExperts]:
-    """Every topic of the community with its current experts (two queries: topics, experts)."""
-    topics = list(db.session.scalars(select(Topic).where(Topic.community_id == community.id)
-                                     .order_by(Topic.name)))
+    """Every topic of the community with its current experts (at most two queries: topics, experts)."""
+    topics = list(community.topics)  # ordered by name; usually loaded already by the page
     found = experts_by_topic(t.id for t in topics)
     return [TopicExperts(t, found.get(t.id, [])) for t in topics]
 

@@ -1,7 +1,7 @@
 """Community pages: list, create, show, join/leave/request, members, manage, topics, covers."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -111,6 +111,7 @@ def _post_list(template: str, acc, topic):
     page = posts.community_page(current_user, acc, sort=sort, kind=kind, status=status, topic=topic,
                                 cursor=request.args.get("cursor"))
     target = ("topic", topic.id) if topic else ("community", acc.community.id)
+    g.live_rooms = [f"community:{acc.community.id}"]  # base.html's socket joins it (read checked above)
     return render_template(template, acc=acc, topic=topic, page=page,
                            sort=sort if sort in posts.SORTS else "hot", kind=kind, status=status,
                            member_count=communities.member_count(acc.community),

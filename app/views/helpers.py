@@ -90,3 +90,18 @@ def send_upload(key: str):
     response.headers["Content-Disposition"] = "inline"
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+def header_roles():
+    """access.header_roles for the signed-in person, computed once per request (the header asks
+    several times). Kept on the request object, so nothing outlives the request."""
+    from flask import request
+    from flask_login import current_user
+
+    from app.services import access
+
+    cached = getattr(request, "_kring_header_roles", None)
+    if cached is None:
+        cached = access.header_roles(current_user)
+        request._kring_header_roles = cached
+    return cached

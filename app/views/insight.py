@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import click
-from flask import Blueprint, Response, abort, g, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
@@ -41,13 +41,12 @@ class FilterForm(FlaskForm):
 @bp.app_template_global()
 def insight_link() -> str | None:
     """Where the header's Insight link goes for the signed-in person, or None (no link).
-    Computed once per request (at most one small query, for employees without a global role)."""
-    if "insight_link" not in g:
-        from flask import url_for
+    From the header's roles, computed once per request."""
+    from flask import url_for
 
-        user = current_user
-        g.insight_link = url_for("insight.organisation") if insight.may_open_insight(user) else None
-    return g.insight_link
+    from app.views.helpers import header_roles
+
+    return url_for("insight.organisation") if header_roles().insight else None
 
 
 @bp.app_template_filter("insight_value")
