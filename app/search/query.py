@@ -17,6 +17,7 @@ Query syntax (Whoosh's, with friendlier field names):
 """
 from __future__ import annotations
 
+import heapq
 import re
 import threading
 from collections import Counter, OrderedDict
@@ -27,7 +28,8 @@ from itertools import chain
 
 from whoosh import highlight as wh
 from whoosh import query as wq
-from whoosh import sorting
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching import FilterMatcher, WrappingMatcher
 from whoosh.qparser import FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser, PlusMinusPlugin
 
 from app import clock
@@ -497,15 +499,135 @@ def _narrow(reader, seg_key, docs: set[int], filters: dict, skip: str | None = N
     return docs
 
 
+def _leaf_ids(m) -> set[int]:
+    """Every document number of a matcher; posting lists are read block by block (Whoosh's
+    generic all_ids() steps one posting at a time through Python calls)."""
+    deleted = None
+    while isinstance(m, WrappingMatcher) and type(m) is WrappingMatcher:  # a boost
+        m = m.child
+    if isinstance(m, FilterMatcher) and m._exclude and isinstance(m.child, W3LeafMatcher):
+        deleted, m = m._ids, m.child
+    if isinstance(m, W3LeafMatcher):
+        out: set[int] = set()
+        while m.is_active():
+            if m._ids is None:
+                m._read_ids()
+            out.update(m._ids[m._i:] if m._i else m._ids)
+            m._next_block()
+        return out - deleted if deleted else out
+    return set(m.all_ids()) if m.is_active() else set()
+
+
+def _matching(q, ss, context) -> set[int]:
+    """The local document numbers of one segment matching `q`, by set algebra over the posting
+    lists of its terms (the same documents Whoosh's matcher tree would visit, without scoring
+    and without stepping through the tree posting by posting). Query types without a known
+    meaning here are asked for their own matcher."""
+    kind = type(q)
+    if kind is wq.Term:
+        return _leaf_ids(q.matcher(ss, context))
+    if kind is wq.And:
+        positive = [sub for sub in q.subqueries if not isinstance(sub, wq.Not)]
+        if positive:
+            out: set[int] | None = None
+            for sub in positive:
+                docs = _matching(sub, ss, context)
+                out = docs if out is None else out & docs
+                if not out:
+                    return set()
+            for sub in q.subqueries:
+                if isinstance(sub, wq.Not) and out:
+                    out -= _matching(sub.query, ss, context)
+            return out
+    elif kind is wq.Or and not q.minmatch and not any(isinstance(sub, wq.Not) for sub in q.subqueries):
+        out = set()
+        for sub in q.subqueries:
+            out |= _matching(sub, ss, context)
+        return out
+    elif kind is wq.AndNot:
+        out = _matching(q.a, ss, context)
+        return out - _matching(q.b, ss, context) if out else out
+    elif kind is wq.AndMaybe:
+        return _matching(q.a, ss, context)
+    m = q.matcher(ss, context)
+    return set(m.all_ids()) if m.is_active() else set()
+
+
+def _scoring_leaves(q) -> list | None:
+    """The terms whose scores Whoosh adds up for a matching document of `q` (And, Or and
+    AndMaybe add their children's scores, AndNot those of its left side), or None when the
+    query has another shape (Not, phrases, prefixes, fuzzy terms, `field:value`, boosted groups):
+    then Whoosh scores it itself. Plain words, the common case, take the fast way."""
+    kind = type(q)
+    if kind is wq.Term:
+        return [q] if q.fieldname in search_schema.TEXT_FIELDS else None
+    if kind in (wq.And, wq.Or, wq.AndNot, wq.AndMaybe):
+        if q.boost != 1.0 or (kind is wq.Or and (q.minmatch or q.scale)):
+            return None
+        subs = [q.a] if kind is wq.AndNot else [q.a, q.b] if kind is wq.AndMaybe else q.subqueries
+        out: list = []
+        for sub in subs:
+            found = _scoring_leaves(sub)
+            if found is None:
+                return None
+            out.extend(found)
+        return out
+    return None
+
+
+def _scores(leaves: list, ss, context, docs: list[int]) -> dict[int, float]:
+    """Whoosh's relevance score of each of `docs` (local, sorted, all matching the query):
+    the sum of the scores of the leaves matching it; each leaf's postings are skipped to the
+    wanted documents only."""
+    scores = dict.fromkeys(docs, 0.0)
+    for leaf in leaves:
+        m = leaf.matcher(ss, context)
+        for d in docs:
+            if not m.is_active():
+                break
+            m.skip_to(d)
+            if m.is_active() and m.id() == d:
+                scores[d] += m.score()
+    return scores
+
+
+def _page(searcher, q, parts: list[tuple[object, int, list[int]]], sort: str, limit: int) -> list[tuple[int, float]]:
+    """(global docnum, score) of the best `limit` documents of `parts` (per segment: searcher,
+    offset, local docnums), in Whoosh's order: best score first, then the lower docnum; or
+    newest first; or most votes, then newest. Only these documents are scored or sorted."""
+    if sort in ("newest", "votes"):
+        keyed = []
+        for ss, off, docs in parts:
+            reader = ss.reader()
+            seg_key = _segment_key(reader)
+            created = _values(reader, seg_key, "created")
+            if sort == "votes":
+                votes = _values(reader, seg_key, "votes")
+                keyed.extend((-(votes[d] or 0), -(created[d] or 0), d + off) for d in docs)
+            else:
+                keyed.extend((-(created[d] or 0), d + off) for d in docs)
+        return [(key[-1], 0.0) for key in heapq.nsmallest(limit, keyed)]
+    leaves = _scoring_leaves(q)
+    if leaves is None:
+        final = {d + off for _ss, off, docs in parts for d in docs}
+        results = searcher.search(q, limit=limit, filter=final)
+        return [(results.docnum(i), results.score(i) or 0.0) for i in range(results.scored_length())]
+    context = searcher.context()
+    scored = []
+    for ss, off, docs in parts:
+        scored.extend((-score, d + off) for d, score in _scores(leaves, ss, context, sorted(docs)).items())
+    return [(docnum, -neg) for neg, docnum in heapq.nsmallest(limit, scored)]
+
+
 def search(searcher, perms: Permissions, text: str, *, filters: dict | None = None, sort: str = "relevance",
            page: int = 1, per_page: int = PER_PAGE, facets: tuple[str, ...] = FACETS,
            resolve: Resolver | None = None, suggest: bool = True) -> Outcome:
     """Run a search for a viewer. Raises QueryError.
 
-    Per segment: the documents matching the query (no scoring), minus what the viewer may not
-    see, narrowed by the filters; totals, tab counts and facets are counted from those sets
-    (column values cached per segment). Only then does Whoosh score, with the final set as its
-    filter, to find the page of hits."""
+    Per segment: the documents matching the query (set algebra over posting lists, no scoring),
+    minus what the viewer may not see, narrowed by the filters; totals, tab counts and facets
+    are counted from those sets (column values cached per segment). Only the documents left
+    are then scored (or sorted by date or votes) to find the page of hits."""
     filters = filters or {}
     q, notes = parse(searcher.schema, text, resolve)
     outcome = Outcome(notes=notes)
@@ -515,15 +637,15 @@ def search(searcher, perms: Permissions, text: str, *, filters: dict | None = No
     hidden = _hidden(searcher, perms)
     wanted = [f for f in facets if f in FACET_FIELDS]
     counters = {name: Counter() for name in wanted}
-    final: set[int] = set()
+    parts: list[tuple[object, int, list[int]]] = []
+    boolean = searcher.boolean_context()
     for ss, off in searcher.leaf_searchers():
         reader = ss.reader()
         seg_key = _segment_key(reader)
         kind, local = local_restriction(searcher, reader, seg_key, perms, hidden)
         if kind == "none" or (kind == "allow" and not local):
             continue
-        matcher = q.matcher(ss)
-        matched = set(matcher.all_ids()) if matcher.is_active() else set()
+        matched = _matching(q, ss, boolean)
         if kind == "allow":
             matched &= local
         elif kind == "mask":
@@ -536,8 +658,8 @@ def search(searcher, perms: Permissions, text: str, *, filters: dict | None = No
             if docs:
                 _count(_values(reader, seg_key, FACET_FIELDS[name]), docs, name, counters[name])
         if narrowed:
-            final.update(d + off for d in narrowed) if off else final.update(narrowed)
-    outcome.total = len(final)
+            parts.append((ss, off, list(narrowed)))
+    outcome.total = sum(len(docs) for _ss, _off, docs in parts)
     for name, counter in counters.items():
         if name == "date":
             outcome.facets[name] = _date_buckets(counter)
@@ -546,20 +668,13 @@ def search(searcher, perms: Permissions, text: str, *, filters: dict | None = No
                                           key=lambda kv: (-kv[1], kv[0]))
     if "type" in counters:
         outcome.type_counts = dict(outcome.facets.pop("type"))
-    if final:
-        kwargs = {}
-        if sort == "newest":
-            kwargs["sortedby"] = sorting.FieldFacet("created", reverse=True)
-        elif sort == "votes":
-            kwargs["sortedby"] = [sorting.FieldFacet("votes", reverse=True),
-                                  sorting.FieldFacet("created", reverse=True)]
+    if parts:
         page = max(1, page)
-        results = searcher.search(q, limit=page * per_page, filter=final, **kwargs)
         start = (page - 1) * per_page
-        for i in range(start, min(start + per_page, results.scored_length())):
-            doc_id = searcher.stored_fields(results.docnum(i))["id"]
+        for docnum, score in _page(searcher, q, parts, sort, page * per_page)[start:start + per_page]:
+            doc_id = searcher.stored_fields(docnum)["id"]
             kind_, _, pk = doc_id.partition(":")
-            outcome.hits.append(Hit(doc_id, kind_, int(pk), results.score(i) or 0.0))
+            outcome.hits.append(Hit(doc_id, kind_, int(pk), score))
     elif suggest:
         outcome.suggestion = _suggest(searcher, restriction(searcher, perms), text, q, 0, filters)
     return outcome
@@ -571,6 +686,28 @@ _WORD_RE = re.compile(r'"[^"]*"|\S+')
 
 
 def _allowed_count(searcher, rest: Restriction, q, filters: dict, limit: int = 1) -> int:
+    """How many documents the viewer may see match `q` (as Whoosh's len(results): all of them,
+    whatever `limit`). A single term is counted from its cached document set (minus deleted
+    documents), not searched."""
+    if type(q) is wq.Term and not filters:
+        if rest.nothing:
+            return 0
+        n = 0
+        for ss, off in searcher.leaf_searchers():
+            reader = ss.reader()
+            local = _cache._local(reader, _segment_key(reader), q.fieldname, q.text)
+            if not local:
+                continue
+            deleted = reader.deleted_docs_set if reader.has_deletions() else None
+            for d in local:
+                if deleted and d in deleted:
+                    continue
+                if rest.allow is not None and d + off not in rest.allow:
+                    continue
+                if rest.mask and d + off in rest.mask:
+                    continue
+                n += 1
+        return n
     results = searcher.search(_with_filters(q, filters), limit=limit, **rest.kwargs())
     return len(results)
 
@@ -588,19 +725,22 @@ def _spell_words(reader, seg_key) -> dict[tuple[str, int], list[str]]:
     return found
 
 
-def _within(searcher, word: str, maxdist: int) -> list[str]:
-    """Words of the `spell` field within `maxdist` edits of `word`, same first letter."""
+def _within(searcher, word: str, maxdist: int) -> dict[str, int]:
+    """Words of the `spell` field within `maxdist` edits of `word` (same first letter), with
+    their distance (one pass for every distance up to `maxdist`)."""
     from whoosh.support.levenshtein import damerau_levenshtein
 
-    out: set[str] = set()
+    out: dict[str, int] = {}
     for ss, _off in searcher.leaf_searchers():
         reader = ss.reader()
         words = _spell_words(reader, _segment_key(reader))
         for length in range(len(word) - maxdist, len(word) + maxdist + 1):
             for cand in words.get((word[:1], length), ()):
-                if cand not in out and damerau_levenshtein(word, cand) <= maxdist:
-                    out.add(cand)
-    return sorted(out)
+                if cand not in out:
+                    distance = damerau_levenshtein(word, cand, limit=maxdist)
+                    if distance <= maxdist:
+                        out[cand] = distance
+    return out
 
 
 def _suggest(searcher, rest: Restriction, text: str, q, total: int, filters: dict) -> str | None:
@@ -623,8 +763,9 @@ def _suggest(searcher, rest: Restriction, text: str, q, total: int, filters: dic
             fixed.append(token)
             continue
         best = None
+        near = _within(searcher, word, 2 if len(word) >= 4 else 1)
         for maxdist in ((1, 2) if len(word) >= 4 else (1,)):
-            candidates = _within(searcher, word, maxdist)
+            candidates = sorted(cand for cand, distance in near.items() if distance <= maxdist)
             scored = []
             for cand in candidates[:8]:
                 if cand == word:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import case, delete, func, insert, or_, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -325,10 +325,14 @@ def _present(viewer, hits: list[engine.Hit], terms: dict[str, set[str]], languag
 
     if by_type.get("post"):
         pks = by_type["post"]
-        rows = {p.id: p for p in db.session.scalars(
-            select(Post).options(joinedload(Post.author), joinedload(Post.community), selectinload(Post.topics))
-            .where(Post.id.in_(pks))).unique()}
-        allowed = set(db.session.scalars(select(Post.id).where(Post.id.in_(pks), access.readable_posts_clause(viewer))))
+        rows, allowed = {}, set()
+        for p, readable in db.session.execute(  # the rows and the second guard in one query
+                select(Post, access.readable_posts_clause(viewer).label("readable"))
+                .options(joinedload(Post.author), joinedload(Post.community), selectinload(Post.topics))
+                .where(Post.id.in_(pks))).unique():
+            rows[p.id] = p
+            if readable:
+                allowed.add(p.id)
         _guard("post", rows, allowed)
         for pk, p in rows.items():
             if pk in allowed:
@@ -336,12 +340,17 @@ def _present(viewer, hits: list[engine.Hit], terms: dict[str, set[str]], languag
                                            hl(p.title, whole=True, words=title_terms), hl(plain(p.body_html)), p)
     if by_type.get("comment"):
         pks = by_type["comment"]
-        rows = {c.id: c for c in db.session.scalars(
-            select(Comment).options(joinedload(Comment.author)).where(Comment.id.in_(pks))).unique()}
+        rows, allowed = {}, set()
+        for c, readable in db.session.execute(  # the rows and the second guard in one query
+                select(Comment, and_(Comment.deleted_at.is_(None), Comment.hidden_at.is_(None),
+                                     Comment.held_at.is_(None), access.readable_posts_clause(viewer)).label("readable"))
+                .join(Post, Post.id == Comment.post_id)
+                .options(joinedload(Comment.author)).where(Comment.id.in_(pks))).unique():
+            rows[c.id] = c
+            if readable:
+                allowed.add(c.id)
         posts = {p.id: p for p in db.session.scalars(
             select(Post).options(joinedload(Post.community)).where(Post.id.in_({c.post_id for c in rows.values()})))}
-        allowed = set(db.session.scalars(select(Comment.id).join(Post, Post.id == Comment.post_id).where(
-            Comment.id.in_(pks), Comment.deleted_at.is_(None), access.readable_posts_clause(viewer))))
         _guard("comment", rows, allowed)
         for pk, c in rows.items():
             if pk in allowed:
@@ -396,7 +405,8 @@ def _present(viewer, hits: list[engine.Hit], terms: dict[str, set[str]], languag
             select(Community).where(Community.id.in_({m.community_id for m in rows.values()})))}
         allowed = set(db.session.scalars(
             select(ChatMessage.id).join(Community, Community.id == ChatMessage.community_id)
-            .where(ChatMessage.id.in_(pks), ChatMessage.deleted_at.is_(None), access.readable_clause(viewer))))
+            .where(ChatMessage.id.in_(pks), ChatMessage.deleted_at.is_(None), ChatMessage.hidden_at.is_(None),
+                   access.readable_clause(viewer))))
         _guard("message", rows, allowed)
         for pk, m in rows.items():
             if pk in allowed:

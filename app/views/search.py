@@ -10,7 +10,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringF
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import search
-from app.views.helpers import apply_errors
+from app.views.helpers import apply_errors, rate_limited
 
 bp = Blueprint("search", __name__)
 
@@ -63,6 +63,7 @@ def _signed_in():
 
 
 @bp.get("/search")
+@rate_limited("KRING_RATE_SEARCH", methods=("GET",))
 def index():
     q = request.args.get("q", "")
     result = search.search(current_user, q, filters=_filters_from(request.args),
