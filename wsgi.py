@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from app import create_app
+from app import create_app, ready_to_serve
 from app.extensions import socketio
 from app.services import jobs
 
@@ -22,6 +22,7 @@ app = create_app()
 
 if app.config["KRING_WORKER_THREAD"]:
     worker_stop = jobs.start_worker_thread(app)
+ready_to_serve()
 
 
 def main() -> None:

@@ -37,3 +37,17 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     setup.register_cli(app)
     setup.init_sockets(app)
     return app
+
+
+def ready_to_serve() -> None:
+    """Call once in a serving process, after create_app and before the first request (wsgi.py).
+
+    Everything built at start-up (modules, SQLAlchemy's mappers and metadata, the URL map, Jinja's
+    environment) lives as long as the process. gc.freeze() moves it out of the garbage collector's
+    reach, so the full collections that requests trigger only walk what requests made: on the
+    post page with 200 comments this cut p95 by about a third (bench/pages.py).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
