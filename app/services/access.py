@@ -213,12 +213,7 @@ def can_create_community(user) -> bool:
 
 def can_invite_externals(user) -> bool:
     """Staff, or an employee who manages at least one community."""
-    if not _active(user):
-        return False
-    if user.is_staff:
-        return True
-    return user.kind == UserKind.EMPLOYEE and bool(db.session.scalar(select(exists().where(
-        Membership.user_id == user.id, Membership.role == MemberRole.MANAGER))))
+    return header_roles(user).invite
 
 
 # --- posts and comments -------------------------------------------------------------------
@@ -373,8 +368,8 @@ def moderated_community_ids(user) -> set[int] | None:
 
 
 def moderates_any(user) -> bool:
-    ids = moderated_community_ids(user)
-    return ids is None or bool(ids)
+    """Whether the person works any moderation queue (staff, or a moderator or manager somewhere)."""
+    return header_roles(user).moderation
 
 
 def can_sanction_accounts(actor, person) -> bool:
@@ -409,19 +404,15 @@ def managed_communities(user) -> list[Community]:
 
 def may_open_insight(user) -> bool:
     """Whether the header shows the Insight link (organisation or a managed community)."""
-    if can_see_organisation(user):
-        return True
-    if not is_active_employee(user):
-        return False
-    return db.session.scalar(select(Membership.id).where(
-        Membership.user_id == user.id, Membership.role == MemberRole.MANAGER).limit(1)) is not None
+    return header_roles(user).insight
 
 
 # --- the header's links -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class HeaderRoles:
-    """What the page header offers the signed-in person (one query for everyone)."""
+    """Which staff doors a person has (one query): the header's links, and the answers of
+    moderates_any, may_open_insight and can_invite_externals."""
 
     moderation: bool  # the moderation queue (moderates_any)
     insight: bool  # the Insight dashboards (may_open_insight)
@@ -429,9 +420,8 @@ class HeaderRoles:
 
 
 def header_roles(user) -> HeaderRoles:
-    """The same answers as moderates_any, may_open_insight and can_invite_externals, from one
-    query of the person's community roles (a manager or moderator is an employee and a member, so
-    they read the community)."""
+    """The person's staff doors from one query of their community roles (a manager or moderator
+    is an employee and a member, so they read the community)."""
     if not _active(user):
         return HeaderRoles(False, False, False)
     roles: set[MemberRole] = set()

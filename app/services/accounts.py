@@ -388,11 +388,32 @@ def _set_password(user: User, new_password: str) -> None:
 
 # --- administration -----------------------------------------------------------------------
 
+# A suspension without end: a ban, or a closed account.
+FOREVER = datetime(9999, 12, 31)
+
+
 def suspend(actor: User, user: User, until: datetime | None, reason: str, *, ip: str | None = None) -> None:
     """Suspend `user` until a moment (None: indefinitely). Admins only; ends their sessions."""
     access.require_admin(actor)
     if actor.id == user.id:
         raise ValidationError({"_": "You cannot suspend yourself."})
+    apply_suspension(actor, user, until, reason, ip=ip)
+    db.session.commit()
+    _sessions_ended(user)
+
+
+def unsuspend(actor: User, user: User, *, ip: str | None = None) -> None:
+    access.require_admin(actor)
+    lift_suspension(actor, user, ip=ip)
+    db.session.commit()
+
+
+def apply_suspension(actor: User, user: User, until: datetime | None, reason: str, *,
+                     action: str = "user.suspend", ip: str | None = None, via: str | None = None) -> None:
+    """Suspend `user` until `until` (None: without end), end every session and remember cookie,
+    and record it in the audit log. The caller authorizes (admins in suspend; the social team
+    through app.services.moderation), commits, then tells the sockets (_sessions_ended /
+    events.user_sessions_ended). Raises ValidationError (no reason, a moment in the past)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason: the person will see it."})
@@ -401,27 +422,30 @@ def suspend(actor: User, user: User, until: datetime | None, reason: str, *, ip:
     from app.services import audit
 
     before = {"suspended_until": user.suspended_until, "reason": user.suspension_reason}
-    user.suspended_until = until or datetime(9999, 12, 31)
+    user.suspended_until = until or FOREVER
     user.suspension_reason = reason[:500]
     user.session_version += 1
-    audit.record(actor, "user.suspend", "user", user.id, before=before, reason=reason, ip=ip,
-                 after={"suspended_until": user.suspended_until, "reason": user.suspension_reason})
-    db.session.commit()
-    _sessions_ended(user)
+    after = {"suspended_until": user.suspended_until, "reason": user.suspension_reason}
+    audit.record(actor, action, "user", user.id, before=before, reason=reason, ip=ip,
+                 after={**after, "via": via} if via else after)
 
 
-def unsuspend(actor: User, user: User, *, ip: str | None = None) -> None:
-    access.require_admin(actor)
+def lift_suspension(actor: User, user: User, *, action: str = "user.unsuspend", reason: str | None = None,
+                    ip: str | None = None, via: str | None = None) -> None:
+    """End `user`'s suspension or ban and record it; the caller authorizes and commits. Raises
+    ValidationError for a closed account (closing is for good)."""
     from app.models import AccountClosure
     from app.services import audit
 
     if db.session.scalar(select(AccountClosure.id).where(AccountClosure.user_id == user.id)) is not None:
-        raise ValidationError("This account was closed; it cannot be reactivated. The person can sign up again.")
-    audit.record(actor, "user.unsuspend", "user", user.id, ip=ip, after={"suspended_until": None},
-                 before={"suspended_until": user.suspended_until, "reason": user.suspension_reason})
+        raise ValidationError({"_": "This account was closed; it cannot be reactivated. "
+                                    "The person can sign up again."})
+    before = {"suspended_until": user.suspended_until, "reason": user.suspension_reason}
     user.suspended_until = None
     user.suspension_reason = None
-    db.session.commit()
+    after = {"suspended_until": None}
+    audit.record(actor, action, "user", user.id, before=before, reason=reason, ip=ip,
+                 after={**after, "via": via} if via else after)
 
 
 def set_global_roles(actor: User, user: User, *, is_admin: bool, is_global_manager: bool,

@@ -84,10 +84,9 @@ def _clean_body(body) -> str:
     body = body.replace("\r\n", "\n").strip()
     if not body:
         raise ValidationError({"body": "Write something before you send it."})
-    if len(body) > BODY_MAX:
-        raise ValidationError({"body": f"Use at most {BODY_MAX:,} characters (you wrote {len(body):,})."})
-    if "\x00" in body:
-        raise ValidationError({"body": "The text contains a character that cannot be stored."})
+    problem = markup.source_problem(body, BODY_MAX)
+    if problem:
+        raise ValidationError({"body": problem})
     return body
 
 

@@ -64,7 +64,7 @@ from app.models import (
     post_topics,
 )
 from app.models.experts import DEFAULT_ESCALATION_HOURS
-from app.services import access, communities, jobs, notifications
+from app.services import access, communities, jobs, markup, notifications
 
 NOTE_MAX = 200
 MIN_HOURS, MAX_HOURS = 1, 24 * 30
@@ -211,10 +211,9 @@ def expert_post_ids(post_ids) -> set[int]:
 
 def _clean_note(note: str | None) -> str:
     note = " ".join((note or "").split())
-    if len(note) > NOTE_MAX:
-        raise ValidationError({"note": f"Use at most {NOTE_MAX} characters (you wrote {len(note)})."})
-    if "\x00" in note:
-        raise ValidationError({"note": "The note contains a character that cannot be stored."})
+    problem = markup.source_problem(note, NOTE_MAX)
+    if problem:
+        raise ValidationError({"note": problem})
     return note
 
 

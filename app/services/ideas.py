@@ -159,11 +159,7 @@ def _clean_response(response: str | None) -> tuple[str, str | None]:
     response = (response or "").replace("\r\n", "\n").strip()
     if not response:
         return response, "Write the official response: everyone who voted or follows will read it."
-    if len(response) > RESPONSE_MAX:
-        return response, f"Use at most {RESPONSE_MAX:,} characters (you wrote {len(response):,})."
-    if "\x00" in response:
-        return response, "The text contains a character that cannot be stored."
-    return response, None
+    return response, markup.source_problem(response, RESPONSE_MAX)
 
 
 def _duplicate_target(actor, pacc: access.PostAccess, ref) -> tuple[Post | None, str | None]:

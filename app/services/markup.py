@@ -58,6 +58,16 @@ class _KringExtension(md.Extension):
         parser.inlinePatterns.register(_BareUrlPattern(BARE_URL_RE, parser), "kring_bare_url", 174)
 
 
+def source_problem(text: str, max_chars: int) -> str | None:
+    """What is wrong with a text someone typed, as a message for them (None: nothing): too long,
+    or a NUL character, which no database stores. Every service that takes text asks this."""
+    if len(text) > max_chars:
+        return f"Use at most {max_chars:,} characters (you wrote {len(text):,})."
+    if "\x00" in text:
+        return "The text contains a character that cannot be stored."
+    return None
+
+
 def _markdown(text: str) -> str:
     return md.markdown(text, extensions=["fenced_code", "tables", "sane_lists", "nl2br", _KringExtension()],
                        output_format="html")

@@ -25,7 +25,6 @@ from app import clock, events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import (
-    AccountClosure,
     AuditEntry,
     ChatMessage,
     Comment,
@@ -37,13 +36,12 @@ from app.models import (
     User,
 )
 from app.models.moderation import REPORT_CATEGORIES, TARGET_TYPES
-from app.services import access, audit, markup
+from app.services import access, accounts, audit, markup
 
 REASON_MAX = 500
 TEXT_MAX = 2000
 NOTE_MAX = 5000
 QUEUE_LIMIT = 200
-BAN_UNTIL = datetime(9999, 12, 31)
 
 ACTIONS = {
     "post": ("hide", "restore", "lock", "unlock", "move", "edit", "approve", "reject", "dismiss", "warn",
@@ -466,31 +464,20 @@ def _account_action(actor, target: Target, action: str, reason: str, *, ip: str 
     if not access.can_sanction_accounts(actor, person):
         raise Forbidden("Only the social team and administrators suspend or ban accounts "
                         "(and only administrators those of staff).")
-    before = {"suspended_until": person.suspended_until, "reason": person.suspension_reason}
-    if action == "suspend":
-        if until is None:
-            raise ValidationError({"until": "Choose until when."})
-        if until <= clock.utcnow():
-            raise ValidationError({"until": "Choose a moment in the future."})
-        person.suspended_until, person.suspension_reason = until, reason
-    elif action == "ban":
-        person.suspended_until, person.suspension_reason = BAN_UNTIL, reason
-    else:  # lift
-        if db.session.scalar(select(AccountClosure.id).where(AccountClosure.user_id == person.id)) is not None:
-            raise ValidationError({"action": "This account was closed; it cannot be reactivated."})
+    via = f"{_audit_type(target)}:{target.id}"
+    if action == "lift":
         if not person.is_suspended:
             raise ValidationError({"action": "This account is not suspended."})
-        person.suspended_until = person.suspension_reason = None
-    ended = action in {"suspend", "ban"}
-    if ended:
-        person.session_version += 1  # ends every session and remember cookie
-        _resolve_reports(actor, target, "actioned", f"{action}: {reason}")
-    audit.record(actor, f"user.{action}", "user", person.id, before=before,
-                 after={"suspended_until": person.suspended_until, "reason": person.suspension_reason,
-                        "via": f"{_audit_type(target)}:{target.id}"}, reason=reason, ip=ip)
+        accounts.lift_suspension(actor, person, action="user.lift", reason=reason, ip=ip, via=via)
+        db.session.commit()
+        return target
+    if action == "suspend" and until is None:
+        raise ValidationError({"until": "Choose until when."})
+    accounts.apply_suspension(actor, person, until if action == "suspend" else None, reason,
+                              action=f"user.{action}", ip=ip, via=via)
+    _resolve_reports(actor, target, "actioned", f"{action}: {reason}")
     db.session.commit()
-    if ended:
-        events.user_sessions_ended(person.id)
+    events.user_sessions_ended(person.id)
     return target
 
 

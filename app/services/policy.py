@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from app import clock
-from app.errors import ValidationError
+from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Community, GuidelineAcceptance, GuidelineVersion
 from app.services import access, markup
@@ -113,7 +113,7 @@ def may_edit(user, community: Community | None) -> bool:
     if community is None:
         try:
             access.require_staff(user)
-        except Exception:  # noqa: BLE001 - Forbidden: a plain "no"
+        except Forbidden:
             return False
         return True
     return access.access_to(user, community).can_manage

@@ -46,7 +46,7 @@ from app.models import (
     User,
     Vote,
 )
-from app.services import access, jobs, settings, storage
+from app.services import access, accounts, jobs, settings, storage
 
 EXPORT_DAYS = 7
 MODES = ("remove", "anonymise")
@@ -306,7 +306,7 @@ def close_account(actor, user: User, mode: str, *, password: str | None = None, 
     user.department = None
     user.expertise = []
     user.is_admin = user.is_global_manager = user.is_management = False
-    user.suspended_until = datetime(9999, 12, 31)
+    user.suspended_until = accounts.FOREVER
     user.suspension_reason = "Account closed"
     user.session_version += 1
     closure = AccountClosure(user_id=uid, actor_id=actor.id, mode=mode, reason=reason[:500] or None,

@@ -64,15 +64,12 @@ def _live_rooms():
     def live_rooms() -> list[str]:
         if "live_rooms" in g:
             return g.live_rooms
+        # Pages that show a room set g.live_rooms after their own access check (the community
+        # and topic pages); a post page's room is its id (the socket's join is checked again).
         rooms: list[str] = []
         args = request.view_args or {}
         if request.endpoint == "posts.show" and "post_id" in args:
             rooms = [f"post:{args['post_id']}"]
-        elif request.endpoint in {"communities.show", "communities.topic"} and "slug" in args:
-            try:
-                rooms = [f"community:{access.community_for(current_user, args['slug'], 'read').community.id}"]
-            except Exception:  # noqa: BLE001 - NotFound and friends: a page never fails for this
-                rooms = []
         g.live_rooms = rooms
         return rooms
 
