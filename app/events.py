@@ -38,6 +38,10 @@ chat.updated             community:<id>  chat message: edited, deleted, new repl
 presence.joined          community:<id> / post:<id>  {room, user: person}  (their first socket there)
 presence.left            community:<id> / post:<id>  {room, user_id}       (their last socket left)
 typing                   community:<id> / post:<id>  {room, user: {id, name}, typing, thread}
+live.batch               any room        {room, events: [[event, payload], ...]}: several of the
+                                         events above for one room, committed at the same moment
+                                         (a burst of chat messages), in order, in one frame; a
+                                         client handles each as if it had come on its own
 Sent to one socket only:
 presence.state           {room, count, people: [person]}   after a room is entered on connect
 room.refused             {room, error}                     a room named at connect was refused
@@ -99,10 +103,21 @@ def held():
         _held.items = previous
 
 
+BATCH = "live.batch"
+
+
 def send_all(items) -> None:
-    """Send events collected by `held`, in order."""
+    """Send events collected by `held`, in order: one room's events as one `live.batch` when
+    there are several (each socket then gets one frame, not one per event: in a burst of 200
+    chat messages that is what the server's time goes to), a lone event as itself."""
+    by_room: dict[str, list] = {}
     for name, payload, room in items:
-        _emit(name, payload, room)
+        by_room.setdefault(room, []).append((name, payload))
+    for room, events in by_room.items():
+        if len(events) == 1:
+            _emit(events[0][0], events[0][1], room)
+        else:
+            _emit(BATCH, {"room": room, "events": [[name, payload] for name, payload in events]}, room)
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")

@@ -201,6 +201,10 @@ class Client(asyncio.Protocol):
                 if text.startswith('42["chat.message"'):
                     data = json.loads(text[2:])[1]
                     self.load.delivered(self.index, data.get("key"), now)
+                elif text.startswith('42["live.batch"'):  # Kring: a room's events committed together
+                    for event, data in json.loads(text[2:])[1]["events"]:
+                        if event == "chat.message":
+                            self.load.delivered(self.index, data.get("key"), now)
             elif sub == "3":
                 body = text[2:]
                 digits = len(body) - len(body.lstrip("0123456789"))

@@ -134,6 +134,7 @@ class LiveClient:
                                    randomization_factor=0)
         self.sio.on("connect", self._on_connect)
         self.sio.on("chat.message", self._on_message)
+        self.sio.on("live.batch", self._on_batch)
         for name in ("presence.state", "presence.joined", "presence.left", "typing", "room.refused"):
             self.sio.on(name, self._recorder(name))
         self.connect()
@@ -153,6 +154,11 @@ class LiveClient:
     def _on_message(self, message: dict) -> None:
         with self.lock:
             self.received.append(message["id"])
+
+    def _on_batch(self, batch: dict) -> None:
+        for event, data in batch["events"]:
+            if event == "chat.message":
+                self._on_message(data)
 
     def _recorder(self, name: str):
         def record(data):

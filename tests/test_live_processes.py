@@ -11,9 +11,10 @@ import uuid
 
 import pytest
 
+from app import events
 from app.extensions import db
 from app.models import ChatMessage, User
-from app.services import accounts, communities
+from app.services import accounts, chat, communities
 from tests.conftest import REDIS_URL, Factory
 from tests.live_servers import LiveClient, Server, make_app, session_cookie, wait_for
 
@@ -136,6 +137,16 @@ def test_two_processes_share_rooms_presence_and_control_through_redis(tmp_path, 
     wait_for(lambda: b.has_all([first]), what="the message on process two")
     second = b.send_until_acked("hello from process two", key="two-proc-0002")
     wait_for(lambda: a.has_all([second]), what="the reply on process one")
+    # messages stored together (a burst) go out as one live.batch through Redis; both processes
+    # deliver each message once (these sockets reconnected with a cursor, so inside their replay
+    # fence the batch is sent event by event)
+    with app.app_context():
+        with events.held() as collected:
+            burst = [chat.post(db.session.get(User, alice.id), open_c.id, f"burst {i}", client_key=f"two-proc-b{i}")[0].id
+                     for i in range(3)]
+        events.send_all(collected)
+    wait_for(lambda: a.has_all(burst) and b.has_all(burst), what="the burst on both processes")
+    assert a.duplicates() == {} and b.duplicates() == {}
     assert b.call("typing", {"room": room, "typing": True})["ok"]
     wait_for(lambda: a.named("typing"), what="typing across processes")
 

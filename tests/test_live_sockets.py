@@ -184,6 +184,52 @@ def test_the_replay_fence_delivers_a_racing_message_once(app):
     assert state.fence_skips("typing", {"id": 8}, "community:1") == []  # only message events are fenced
 
 
+def test_events_committed_together_reach_each_socket_as_one_batch_in_order(app, make, connect):
+    from app import events
+    from app.services import chat
+
+    alice, bob = make.user("employee"), make.user("employee")
+    c = make.community("open")
+    room = f"community:{c.id}"
+    a, b = connect(alice, {room: None}), connect(bob, {room: None})
+    a.get_received(), b.get_received()
+    with app.app_context():
+        with events.held() as collected:  # what app.live.guard does for writes handled at once
+            sent = [chat.post(db.session.get(User, alice.id), c.id, f"burst {i}", client_key=f"burst-{i:04d}")[0].id
+                    for i in range(3)]
+        events.send_all(collected)
+    received = b.get_received()
+    assert [e["name"] for e in received] == ["live.batch"]  # one frame, not three
+    batch = received[0]["args"][0]
+    assert batch["room"] == room
+    assert [(name, data["id"]) for name, data in batch["events"]] == [("chat.message", i) for i in sent]
+    with app.app_context():
+        events.send_all([("chat.message", {"room": room, "id": 999}, room)])
+    assert names(b) == ["chat.message"]  # a lone event stays itself
+
+
+def test_a_batch_is_sent_event_by_event_while_a_replay_fence_is_open(app, make, connect):
+    from app import events
+    from app.services import chat
+
+    alice, bob = make.user("employee"), make.user("employee")
+    c = make.community("open")
+    room = f"community:{c.id}"
+    a = connect(alice, {room: None})
+    b = connect(bob, {room: 0})  # a reconnect with a cursor: replay, and a fence for a while
+    a.get_received(), b.get_received()
+    with app.app_context():
+        with events.held() as collected:
+            sent = [chat.post(db.session.get(User, alice.id), c.id, f"racing {i}", client_key=f"racing-{i:04d}")[0].id
+                    for i in range(2)]
+        events.send_all(collected)
+    assert [m["id"] for m in events_named(b, "chat.message")] == sent
+    assert [m["id"] for m in events_named(a, "chat.message")] == sent
+    state = state_of(app)
+    sid = next(iter(state.fences[room]))
+    assert state.fence_claim(sid, room, "chat.message", {"id": sent[0]}) is False  # the fence saw them
+
+
 def test_presence_and_typing(app, make, connect):
     alice, bob = make.user("employee", name="Alice"), make.user("employee", name="Bob")
     c = make.community("open")

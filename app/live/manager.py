@@ -8,6 +8,9 @@ an emitted event is delivered to this process's sockets:
   emitted like any event, so with REDIS_URL they travel through the message queue and every
   server process acts on its own sockets (sign-out, suspension, removal from a community work
   across processes; the CLI and job workers can send them too).
+- **Batches**: a `live.batch` (several events of one room committed together) goes out as one
+  frame per socket, except to a room where a replay fence is open: there it is sent event by
+  event, so the fences see every message id.
 - **Replay fences**: while a (re)connecting socket gets the messages it missed from the
   database, a live broadcast of the same message may reach it too. For a short time after a
   room is entered with a replay, every chat.message / comment.added id sent to that socket in
@@ -37,6 +40,7 @@ from app.live import limits, presence
 log = logging.getLogger(__name__)
 
 CONTROL = "kring.control"
+BATCH = "live.batch"  # app.events.BATCH: several events of one room in one frame
 NAMESPACE = "/"
 FENCED = {"chat.message": "id", "comment.added": "comment_id"}
 FENCE_SECONDS = 60.0
@@ -143,6 +147,14 @@ class LiveState:
                 return False
             fence.seen.add(ident)
             return True
+
+    def fenced(self, room) -> bool:
+        """Whether a socket of `room` is inside a replay fence now: a live.batch for the room
+        is then sent event by event, so that each event goes through fence_skips."""
+        now = time.monotonic()
+        with self.lock:
+            fences = self.fences.get(room) if isinstance(room, str) else None
+            return bool(fences) and any(fence.until >= now for fence in fences.values())
 
     def fence_skips(self, event: str, data, room) -> list[str]:
         """For the live path: the sockets of `room` that already got this message by replay."""
@@ -338,6 +350,10 @@ class KringManager(sio.Manager):
             self.live.server = self.server
             self.live.control(data)
             return None
+        if event == BATCH and self.live.fenced(room):
+            for name, payload in _batch_events(data):
+                self.emit(name, payload, namespace, room=room, skip_sid=skip_sid, **kwargs)
+            return None
         skip = self.live.fence_skips(event, data, room)
         if skip:
             skip_sid = _merge(skip_sid, skip)
@@ -362,10 +378,20 @@ class KringRedisManager(sio.RedisManager):
             self.live.server = self.server
             self.live.control(first)
             return
+        if event == BATCH and self.live.fenced(message.get("room")):
+            for name, payload in _batch_events(first):
+                self._handle_emit(dict(message, event=name, data=[payload]))
+            return
         skip = self.live.fence_skips(event, first, message.get("room"))
         if skip:
             message = dict(message, skip_sid=_merge(message.get("skip_sid"), skip))
         super()._handle_emit(message)
+
+
+def _batch_events(data) -> list[tuple[str, dict]]:
+    """The (event, payload) pairs of a live.batch payload (app.events.send_all)."""
+    events = data.get("events") if isinstance(data, dict) else None
+    return [(e[0], e[1]) for e in events or () if isinstance(e, list | tuple) and len(e) == 2]
 
 
 def _merge(skip_sid, more: list[str]) -> list[str]:

@@ -163,3 +163,30 @@ def test_an_idea_page_follows_votes_the_official_response_and_notifications(app,
     list_tab.wait_for_selector(".live-new-posts >> text=Spring range preview")
     list_tab.wait_for_selector(".post-card .badge-status-planned")
     assert page_errors == []
+
+
+def test_messages_committed_together_arrive_as_one_batch_and_show_in_order(
+        app, make, live_server, page, page_errors, sign_in, monkeypatch):
+    from app import events
+    from app.live import manager
+    from app.services import chat
+
+    monkeypatch.setattr(manager, "FENCE_SECONDS", 0.3)  # the replay window after connecting, shortened
+    alice, bob = make.user("employee", name="Alice Andersen"), make.user("employee", name="Bob Brouwer")
+    community = make.community("open", name="Trail Talk")
+    sign_in(page, bob)
+    page.goto(f"{live_server}/c/{community.slug}/chat")
+    _wait_connected(page)
+    page.evaluate("() => { window.batches = 0; window.kringLive.socket.on('live.batch', () => window.batches++); }")
+    page.wait_for_timeout(400)  # past the replay window: the room takes batches now
+    texts = [f"Burst number {i}" for i in range(1, 4)]
+    with app.app_context():
+        with events.held() as collected:  # three messages stored at the same moment (app.live.guard)
+            for i, text in enumerate(texts):
+                chat.post(db.session.get(User, alice.id), community.id, text, client_key=f"burst-key-{i}")
+        events.send_all(collected)
+    page.wait_for_selector(f".chat-message >> text={texts[-1]}")
+    assert page.evaluate("() => window.batches") == 1
+    shown = page.eval_on_selector_all(".chat-log .chat-message .chat-body", "els => els.map(e => e.textContent.trim())")
+    assert [t for t in shown if t.startswith("Burst")] == texts
+    assert page_errors == []

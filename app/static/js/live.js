@@ -170,6 +170,13 @@
   });
   socket.on("connect_error", function () { setState("Offline — reconnecting…"); });
   socket.on("session.ended", function () { setState("You were signed out. Reload the page to sign in again."); });
+  /* several events of one room committed together come as one frame: handle each in turn */
+  socket.on("live.batch", function (batch) {
+    (batch && Array.isArray(batch.events) ? batch.events : []).forEach(function (e) {
+      if (!Array.isArray(e) || e.length !== 2) return;
+      socket.listeners(e[0]).forEach(function (handler) { handler(e[1]); });
+    });
+  });
   socket.on("replay.truncated", function () {
     setState("A lot happened while you were away: reload the page to see it all.");
   });
