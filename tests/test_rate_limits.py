@@ -58,6 +58,9 @@ def test_posting_is_limited_per_person(limited, setup):
     ana = _client(limited, setup["ana"])
     url = f"/c/{setup['community'].slug}/new"
     assert ana.get(url).status_code == 200  # looking is free
+    for n in range(3):  # so is previewing
+        preview = post_form(ana, url, {"kind": "discussion", "title": f"Draft {n}", "body": "**x**", "preview": "1"})
+        assert preview.status_code == 200 and "<strong>x</strong>" in preview.get_data(as_text=True)
     for n in range(2):
         assert post_form(ana, url, {"kind": "discussion", "title": f"Post number {n}", "body": "x"}).status_code == 302
     _assert_429(post_form(ana, url, {"kind": "discussion", "title": "One too many", "body": "x"}))

@@ -99,5 +99,14 @@ def test_create_admin_cli(app, runner):
     with app.app_context():
         boss = db.session.query(User).filter_by(email="boss@acme.example").one()
         assert boss.is_admin and boss.kind == "employee"
+        from app.models import AuditEntry
+
+        entries = db.session.query(AuditEntry).filter_by(target_type="user", target_id=boss.id).all()
+        assert [(e.action, e.actor_id, e.after, e.reason) for e in entries] == [
+            ("user.roles_change", None, {"is_admin": True}, "flask create-admin (new account)")]
+    again = runner.invoke(args=["create-admin", "boss@acme.example"])  # already an admin: nothing to record
+    assert again.exit_code == 0
+    with app.app_context():
+        assert db.session.query(AuditEntry).filter_by(target_id=boss.id, target_type="user").count() == 1
     bad = runner.invoke(args=["create-admin", "not an email"])
     assert bad.exit_code != 0 and "not a valid email" in bad.output

@@ -470,16 +470,25 @@ def set_global_roles(actor: User, user: User, *, is_admin: bool, is_global_manag
 def create_admin(email: str, password: str | None = None, display_name: str | None = None) -> tuple[User, str | None]:
     """Make the account with this email an admin, creating an employee account if needed.
 
-    Returns (user, generated_password or None). Used by `flask create-admin`."""
+    Returns (user, generated_password or None). Used by `flask create-admin`; the audit log
+    records it as a system action (no actor) from the command line."""
+    from app.services import audit
+
     email = normalize_email(email)
     user = db.session.scalar(select(User).where(User.email == email))
     generated = None
+    created = user is None
+    was_admin = bool(user and user.is_admin)
     if user is None:
         if password is None:
             password = generated = secrets.token_urlsafe(12)
         user = create_user(email, password, display_name or email.split("@")[0].title(),
                            UserKind.EMPLOYEE, verified=True, is_admin=True, commit=False)
     user.is_admin = True
+    if not was_admin:
+        db.session.flush()  # the new account's id
+        audit.record(None, "user.roles_change", "user", user.id, before={"is_admin": False},
+                     after={"is_admin": True}, reason="flask create-admin" + (" (new account)" if created else ""))
     db.session.commit()
     return user, generated
 

@@ -23,16 +23,21 @@ def _rate_key() -> str:
     return f"ip:{request.remote_addr or '?'}"
 
 
+def _previewing() -> bool:
+    return "preview" in request.form
+
+
 def rate_limited(config_key: str, methods: tuple[str, ...] = ("POST",)):
     """Decorator: limit a view with the limit string in app.config[config_key] (e.g.
     "KRING_RATE_POST" = "10/minute;60/hour"), counted per person and per config key; over the
-    limit the app answers 429 with Retry-After (app.setup's handler)."""
+    limit the app answers 429 with Retry-After (app.setup's handler). A form's "Preview" button
+    (a POST that stores nothing) is not counted."""
     from flask import current_app
 
     from app.extensions import limiter
 
     return limiter.limit(lambda: current_app.config[config_key], methods=list(methods), key_func=_rate_key,
-                         scope=config_key)
+                         scope=config_key, exempt_when=_previewing)
 
 
 def apply_errors(form: FlaskForm, exc: ValidationError) -> None:
