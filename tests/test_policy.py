@@ -75,6 +75,14 @@ def test_community_guidelines_are_edited_by_its_managers_and_accepted_per_commun
         posts.create(member, c.slug, "discussion", "Here it is not", "x")
     community = policy.accept_in(member, c.slug)
     assert community.id == c.id and policy.has_accepted(member, c.id)
+    # global and community guidelines together: both pending, listed global first, each accepted on its own
+    policy.save(world["social"], "Be kind everywhere.")
+    policy.save(world["manager"], "In this community we speak English. Really.", slug=c.slug)
+    assert [v.community_id for v in policy.pending_for(member, c.id).versions] == [None, c.id]
+    assert [v.community_id for v in policy.pending_for(member, other.id).versions] == [None]
+    policy.accept(member)
+    assert [v.community_id for v in policy.pending_for(member, c.id).versions] == [c.id]
+    assert not policy.pending_for(member, other.id)
 
 
 def test_saving_is_recorded_in_the_audit_log(world):

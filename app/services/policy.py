@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app import clock
 from app.errors import Forbidden, ValidationError
@@ -72,11 +72,27 @@ def has_accepted(user, community_id: int | None) -> bool:
     return accepted is not None and accepted >= needed
 
 
+def _in_scopes(column, community_id: int | None):
+    return column.is_(None) if community_id is None else or_(column.is_(None), column == community_id)
+
+
 def pending_for(user, community_id: int | None) -> Pending:
-    """The current versions (global, then the community's) the person still has to accept."""
+    """The current versions (global, then the community's) the person still has to accept.
+    One query when no guidelines apply (the common case on every message and comment), two
+    when some do, plus one per version still to accept."""
+    needed = dict(db.session.execute(
+        select(GuidelineVersion.community_id, func.max(GuidelineVersion.id))
+        .where(GuidelineVersion.material.is_(True), _in_scopes(GuidelineVersion.community_id, community_id))
+        .group_by(GuidelineVersion.community_id)).all())
+    if not needed:
+        return Pending([])
+    accepted = dict(db.session.execute(
+        select(GuidelineAcceptance.community_id, func.max(GuidelineAcceptance.version_id))
+        .where(GuidelineAcceptance.user_id == user.id, _in_scopes(GuidelineAcceptance.community_id, community_id))
+        .group_by(GuidelineAcceptance.community_id)).all())
     out = []
     for scope in (None, community_id) if community_id is not None else (None,):
-        if not has_accepted(user, scope):
+        if scope in needed and (accepted.get(scope) or 0) < needed[scope]:
             out.append(current(scope))
     return Pending([v for v in out if v is not None])
 
