@@ -74,6 +74,8 @@ def test_commenting_is_limited(limited, setup):
     for _ in range(2):
         assert post_form(ana, url, {"body": "hello"}).status_code == 302
     _assert_429(post_form(ana, url, {"body": "hello"}))
+    # only a view that stores nothing on preview exempts it: a "preview" field changes nothing here
+    _assert_429(post_form(ana, url, {"body": "hello", "preview": "1"}))
 
 
 def test_voting_is_limited(limited, setup):

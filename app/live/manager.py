@@ -24,7 +24,6 @@ crashed process expire) and re-checks every socket's access once a minute.
 """
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import threading
@@ -255,14 +254,8 @@ class LiveState:
             if self._loop_started or self.server is None:
                 return
             self._loop_started = True
-        if not self.app.testing:
-            # The first live connection means the process now serves. Everything loaded so far
-            # (the app, its modules, templates, mappers) lives as long as the process: keep it
-            # out of the garbage collector's way. Without this, full collections over that
-            # heap paused every thread here for 150-300 ms (measured with bench/live.py: the
-            # p99 of message delivery is made of those pauses).
-            gc.collect()
-            gc.freeze()
+        # (The serving process's garbage-collector setup, which the p99 of message delivery
+        # depends on, is app.ready_to_serve, called by wsgi.py.)
         self.server.start_background_task(self._upkeep_loop)
 
     def _upkeep_loop(self) -> None:

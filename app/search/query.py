@@ -536,17 +536,28 @@ def _narrow(reader, seg_key, docs: set[int], filters: dict, skip: str | None = N
     return docs
 
 
+def _postings(m) -> tuple[W3LeafMatcher | None, float, set | None]:
+    """(the term's posting list, its boost, the deleted documents filtered out) of a term's
+    matcher as Whoosh builds it (postings, maybe without deleted documents, maybe boosted);
+    (None, 1.0, None) for any other matcher."""
+    boost = 1.0
+    while type(m) is WrappingMatcher:  # a boost
+        boost *= m.boost
+        m = m.child
+    deleted = None
+    if isinstance(m, FilterMatcher) and m._exclude:
+        deleted, m = m._ids, m.child
+    return (m, boost, deleted) if type(m) is W3LeafMatcher else (None, 1.0, None)
+
+
 def _leaf_ids(m, memo: dict | None = None, key=None) -> set[int]:
     """Every document number of a matcher; posting lists are read block by block (Whoosh's
     generic all_ids() steps one posting at a time through Python calls). With `memo`, the
     decoded blocks of a term's postings (ids, term frequencies) are kept under `key` for
     scoring the same term afterwards (`_scores`), so no block is unpickled twice."""
-    deleted = None
-    while isinstance(m, WrappingMatcher) and type(m) is WrappingMatcher:  # a boost
-        m = m.child
-    if isinstance(m, FilterMatcher) and m._exclude and isinstance(m.child, W3LeafMatcher):
-        deleted, m = m._ids, m.child
-    if isinstance(m, W3LeafMatcher):
+    postings, _boost, deleted = _postings(m)
+    if postings is not None:
+        m = postings
         out: set[int] = set()
         blocks = [] if memo is not None and m.is_active() and m._i == 0 else None
         while m.is_active():
@@ -647,20 +658,16 @@ _LENGTH_OF_BYTE = [byte_to_length(b) or 1 for b in range(256)]
 
 def _bm25_leaf(m):
     """(posting matcher, boost, idf, avgfl, B, K1) when `m` is a term's postings scored with
-    BM25F (possibly boosted, possibly with deleted documents filtered out), else None."""
-    boost = 1.0
-    while type(m) is WrappingMatcher:
-        boost *= m.boost
-        m = m.child
-    if isinstance(m, FilterMatcher) and m._exclude:
-        m = m.child  # the wanted documents are live ones already
-    if type(m) is not W3LeafMatcher or type(m.scorer) is not BM25FScorer:
+    BM25F (possibly boosted, possibly with deleted documents filtered out: the wanted
+    documents are live ones already), else None."""
+    postings, boost, _deleted = _postings(m)
+    if postings is None or type(postings.scorer) is not BM25FScorer:
         return None
-    sc = m.scorer
-    return m, boost, sc.idf, sc.avgfl, sc.B, sc.K1
+    sc = postings.scorer
+    return postings, boost, sc.idf, sc.avgfl, sc.B, sc.K1
 
 
-def _scores(leaves: list, ss, context, docs: list[int], seg_key=None, memo: dict | None = None) -> dict[int, float]:
+def _scores(leaves: list, ss, context, docs: list[int], memo: dict | None = None) -> dict[int, float]:
     """Whoosh's relevance score of each of `docs` (local, sorted, all matching the query):
     the sum of the scores of the leaves matching it.
 
@@ -675,8 +682,7 @@ def _scores(leaves: list, ss, context, docs: list[int], seg_key=None, memo: dict
     if not docs:
         return scores
     reader = ss.reader()
-    if seg_key is None:
-        seg_key = _segment_key(reader)
+    seg_key = _segment_key(reader)
     wanted = scores.keys()
     for leaf in leaves:
         m = leaf.matcher(ss, context)

@@ -53,47 +53,41 @@ def history(community_id: int | None = None) -> list[GuidelineVersion]:
                                    .order_by(GuidelineVersion.id.desc())))
 
 
-def _latest_material_id(community_id: int | None) -> int | None:
-    return db.session.scalar(_scope(select(func.max(GuidelineVersion.id)), GuidelineVersion, community_id)
-                             .where(GuidelineVersion.material.is_(True)))
-
-
 def _accepted_id(user, community_id: int | None) -> int | None:
     return db.session.scalar(_scope(select(func.max(GuidelineAcceptance.version_id)), GuidelineAcceptance,
                                     community_id).where(GuidelineAcceptance.user_id == user.id))
-
-
-def has_accepted(user, community_id: int | None) -> bool:
-    """True when the scope needs nothing from the person, or they accepted its latest material version."""
-    needed = _latest_material_id(community_id)
-    if needed is None:
-        return True
-    accepted = _accepted_id(user, community_id)
-    return accepted is not None and accepted >= needed
 
 
 def _in_scopes(column, community_id: int | None):
     return column.is_(None) if community_id is None else or_(column.is_(None), column == community_id)
 
 
-def pending_for(user, community_id: int | None) -> Pending:
-    """The current versions (global, then the community's) the person still has to accept.
-    One query when no guidelines apply (the common case on every message and comment), two
-    when some do, plus one per version still to accept."""
+def _unaccepted_scopes(user, community_id: int | None) -> list[int | None]:
+    """The scopes (None: global, then the community) whose latest material version the person
+    has not accepted yet: the one rule of "accepted". One query when no guidelines apply (the
+    common case on every message and comment), two when some do."""
     needed = dict(db.session.execute(
         select(GuidelineVersion.community_id, func.max(GuidelineVersion.id))
         .where(GuidelineVersion.material.is_(True), _in_scopes(GuidelineVersion.community_id, community_id))
         .group_by(GuidelineVersion.community_id)).all())
     if not needed:
-        return Pending([])
+        return []
     accepted = dict(db.session.execute(
         select(GuidelineAcceptance.community_id, func.max(GuidelineAcceptance.version_id))
         .where(GuidelineAcceptance.user_id == user.id, _in_scopes(GuidelineAcceptance.community_id, community_id))
         .group_by(GuidelineAcceptance.community_id)).all())
-    out = []
-    for scope in (None, community_id) if community_id is not None else (None,):
-        if scope in needed and (accepted.get(scope) or 0) < needed[scope]:
-            out.append(current(scope))
+    scopes = (None, community_id) if community_id is not None else (None,)
+    return [scope for scope in scopes if scope in needed and (accepted.get(scope) or 0) < needed[scope]]
+
+
+def has_accepted(user, community_id: int | None) -> bool:
+    """True when the scope needs nothing from the person, or they accepted its latest material version."""
+    return community_id not in _unaccepted_scopes(user, community_id)
+
+
+def pending_for(user, community_id: int | None) -> Pending:
+    """The current versions (global, then the community's) the person still has to accept."""
+    out = [current(scope) for scope in _unaccepted_scopes(user, community_id)]
     return Pending([v for v in out if v is not None])
 
 

@@ -23,21 +23,23 @@ def _rate_key() -> str:
     return f"ip:{request.remote_addr or '?'}"
 
 
-def _previewing() -> bool:
+def previewing() -> bool:
+    """A form's "Preview" button was pressed (the view renders and stores nothing)."""
     return "preview" in request.form
 
 
-def rate_limited(config_key: str, methods: tuple[str, ...] = ("POST",)):
+def rate_limited(config_key: str, methods: tuple[str, ...] = ("POST",), exempt_when=None):
     """Decorator: limit a view with the limit string in app.config[config_key] (e.g.
     "KRING_RATE_POST" = "10/minute;60/hour"), counted per person and per config key; over the
-    limit the app answers 429 with Retry-After (app.setup's handler). A form's "Preview" button
-    (a POST that stores nothing) is not counted."""
+    limit the app answers 429 with Retry-After (app.setup's handler). `exempt_when`: a
+    predicate for requests the view answers without writing (e.g. `previewing`, for a view
+    that stores nothing on preview); only such a view may pass one."""
     from flask import current_app
 
     from app.extensions import limiter
 
     return limiter.limit(lambda: current_app.config[config_key], methods=list(methods), key_func=_rate_key,
-                         scope=config_key, exempt_when=_previewing)
+                         scope=config_key, exempt_when=exempt_when)
 
 
 def apply_errors(form: FlaskForm, exc: ValidationError) -> None:
@@ -100,7 +102,6 @@ def send_upload(key: str):
 def header_roles():
     """access.header_roles for the signed-in person, computed once per request (the header asks
     several times). Kept on the request object, so nothing outlives the request."""
-    from flask import request
     from flask_login import current_user
 
     from app.services import access

@@ -12,7 +12,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import IdeaStatus, PostKind
 from app.services import access, markup, policy, posts
-from app.views.helpers import apply_errors, rate_limited
+from app.views.helpers import apply_errors, previewing, rate_limited
 
 bp = Blueprint("posts", __name__)
 
@@ -54,7 +54,7 @@ def _signed_in():
 
 
 @bp.route("/c/<slug>/new", methods=["GET", "POST"])
-@rate_limited("KRING_RATE_POST")
+@rate_limited("KRING_RATE_POST", exempt_when=previewing)  # a preview stores nothing
 def create(slug: str):
     acc = access.community_for(current_user, slug, "read")
     form = PostForm()
