@@ -21,7 +21,7 @@ from app.services import jobs
 app = create_app()
 
 if app.config["KRING_WORKER_THREAD"]:
-    worker_stop = jobs.start_worker_thread(app)
+    worker = jobs.start_worker_thread(app)
 ready_to_serve()
 
 

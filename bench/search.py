@@ -273,7 +273,7 @@ def freshness_bench(app, db, viewers: dict, seconds: float, rate: float) -> dict
     with app.app_context():  # the periodic jobs' first runs (rollups over the whole corpus) come first
         jobs.tick()
         jobs.drain(max_rounds=50)
-    stop = jobs.start_worker_thread(app)
+    worker = jobs.start_worker_thread(app)
     created: dict[str, float] = {}
     failed = [0]
     seen: dict[str, float] = {}
@@ -323,7 +323,7 @@ def freshness_bench(app, db, viewers: dict, seconds: float, rate: float) -> dict
         done.set()
         watcher.join(60)
     finally:
-        stop.set()
+        worker.stop()
         time.sleep(1.5)  # let the worker thread finish its round before the folder goes
     latencies = [(seen[t] - created[t]) * 1000 for t in created if t in seen]
     missing = len(created) - len(latencies)

@@ -139,9 +139,9 @@ def test_worker_thread_runs_jobs_and_stops(app):
     original = jobs._handlers["test.record"]
     jobs._handlers["test.record"] = lambda p: (original(p), done.set())
     try:
-        stop = jobs.start_worker_thread(app)
+        worker = jobs.start_worker_thread(app)
         assert done.wait(10), "the worker thread did not run the job"
-        stop.set()
+        assert worker.stop(), "the worker thread did not stop"
     finally:
         jobs._handlers["test.record"] = original
     assert CALLS == [{"n": "threaded"}]

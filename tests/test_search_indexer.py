@@ -259,7 +259,7 @@ def test_time_to_searchable_through_the_worker_thread(app, make):
     world = _world(make, 1)
     with app.app_context():
         search.sync()
-    stop = jobs.start_worker_thread(app)
+    worker = jobs.start_worker_thread(app)
     try:
         with app.app_context():
             post = Post(community_id=world["community"].id, author_id=world["social"].id, kind="discussion",
@@ -274,4 +274,4 @@ def test_time_to_searchable_through_the_worker_thread(app, make):
                 time.sleep(0.05)
             assert search.search(reader, "headlamp", record=False).total == 1
     finally:
-        stop.set()
+        assert worker.stop(), "the worker thread did not stop"

@@ -317,9 +317,24 @@ def work_forever(app: Flask, stop: threading.Event, *, poll: float | None = None
             stop.wait(min(wait, fast) if _pollers else wait)
 
 
-def start_worker_thread(app: Flask) -> threading.Event:
-    """Start the embedded worker as a daemon thread; set the returned event to stop it."""
-    stop = threading.Event()
-    thread = threading.Thread(target=work_forever, args=(app, stop), name="kring-worker", daemon=True)
-    thread.start()
-    return stop
+class WorkerThread:
+    """The embedded worker running in a daemon thread of this process."""
+
+    def __init__(self, app: Flask) -> None:
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=work_forever, args=(app, self._stop), name="kring-worker", daemon=True)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Ask the loop to stop and wait for its round to end, so no transaction of it is open
+        afterwards (a test's teardown would otherwise deadlock with it on PostgreSQL).
+        False when it is still running after `timeout` seconds."""
+        self._stop.set()
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
+def start_worker_thread(app: Flask) -> WorkerThread:
+    """Start the embedded worker as a daemon thread; `.stop()` on the result ends it."""
+    worker = WorkerThread(app)
+    worker.thread.start()
+    return worker
