@@ -48,9 +48,21 @@ def _pg_schema():
 
 
 def _empty_pg() -> None:
+    """Empty every table. A background thread of the test just ended (the live upkeep loop
+    re-checking a socket once a second) may still be reading, and PostgreSQL can then pick
+    the TRUNCATE as a deadlock's victim: the tables are emptied again, up to three times."""
+    from sqlalchemy.exc import OperationalError
+
     names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    db.session.commit()
+    for attempt in range(3):
+        try:
+            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+            return
+        except OperationalError as exc:
+            db.session.rollback()
+            if "deadlock detected" not in str(exc) or attempt == 2:
+                raise
 
 
 @pytest.fixture
