@@ -199,3 +199,58 @@ def test_a_closed_account_cannot_be_reactivated(world, make):
         accounts.unsuspend(admin, _u(ana))
     db.session.rollback()
     assert _u(ana).suspended_until is not None
+
+
+def test_closing_the_only_managers_account_asks_the_social_team_for_a_new_one(ctx, make):
+    from app.models import Notification
+
+    lead = _u(make.user("employee", name="Lena Lead"))
+    co_lead = _u(make.user("employee", name="Carl Colead"))
+    alone = make.community("open", manager=lead, name="Returns")
+    shared = make.community("open", manager=lead, name="Shipping")
+    make.member(shared, co_lead, "manager")
+    make.member(make.community("open", name="Elsewhere"), lead)
+    team = _u(make.user("employee", name="Sofia Social", is_global_manager=True))
+    assert [c.name for c in privacy.sole_managed(_u(lead))] == ["Returns"]
+
+    privacy.close_account(_u(lead), _u(lead), "anonymise", password=PASSWORD)
+
+    told = db.session.scalars(select(Notification).where(Notification.kind == "community_manager")).all()
+    # every social-team member (the factory made one per community), once, about Returns only
+    assert team.id in {n.user_id for n in told}
+    assert {n.community_id for n in told} == {alone.id}
+    assert len(told) == len({n.user_id for n in told})
+    assert all("Lena Lead closed their account" in n.text and "Returns" in n.text for n in told)
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "account.closed")).one()
+    assert entry.after["communities_without_manager"] == [alone.id]
+    assert privacy.sole_managed(_u(co_lead)) == [db.session.get(Community, shared.id)]
+
+
+def test_close_pages_name_the_communities_only_this_person_manages(app, make, login_as):
+    lead = make.user("employee", name="Lena Lead")
+    make.community("open", manager=lead, name="Returns desk")
+    page = login_as(lead).get("/account/close").get_data(as_text=True)
+    assert "You are the only manager of 1 community" in page and "Returns desk" in page
+    admin_page = login_as(make.admin()).get(f"/admin/people/{lead.id}").get_data(as_text=True)
+    assert "The only manager of" in admin_page and "Returns desk" in admin_page
+    quiet = login_as(make.user("employee")).get("/account/close").get_data(as_text=True)
+    assert "only manager" not in quiet
+
+
+def test_the_social_teams_notification_opens_the_members_page(app, make, login_as):
+    lead = make.user("employee", name="Lena Lead")
+    community = make.community("open", manager=lead, name="Returns desk")
+    team = make.user("employee", is_global_manager=True)
+    with app.app_context():
+        privacy.close_account(_u(lead), _u(lead), "remove", password=PASSWORD)
+    client = login_as(team)
+    listing = client.get("/notifications").get_data(as_text=True)
+    assert "Returns desk has no manager since Lena Lead closed their account" in listing
+    with app.app_context():
+        from app.models import Notification
+
+        note = db.session.scalars(select(Notification).where(Notification.user_id == team.id,
+                                                             Notification.kind == "community_manager")).one()
+    response = post_form(client, f"/notifications/{note.id}/open", {})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/c/{community.slug}/members")

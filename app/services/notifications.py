@@ -31,6 +31,7 @@ KINDS: dict[str, str] = {
     "escalation": "Questions and ideas waiting too long, and topics without an expert, in communities you manage",
     "expert": "You are made an expert of a topic, or no longer one",
     "saved_search": "New content matching your saved searches",
+    "community_manager": "A community loses its last manager (the social team)",
 }
 
 

@@ -11,7 +11,9 @@ sign in again) and every session ends; personal data is erased (name "Former mem
 and handle replaced, profile and avatar cleared, memberships, follows, notifications, saved
 searches, second factor and exports dropped); the person's posts, comments and chat messages
 are soft-deleted ("remove") or kept without an author ("anonymise"), as the site setting
-`content_on_delete` allows ("choice": the person chooses).
+`content_on_delete` allows ("choice": the person chooses). Closing is never refused for being a
+community's only manager (leaving is): the close form names those communities, and the social
+team is notified that each one needs a new manager (kind "community_manager").
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ import secrets
 import zipfile
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import clock
@@ -32,9 +35,11 @@ from app.models import (
     ChatMessage,
     Comment,
     CommentLike,
+    Community,
     DataExport,
     Follow,
     GuidelineAcceptance,
+    MemberRole,
     Membership,
     Notification,
     NotificationSetting,
@@ -251,6 +256,18 @@ def is_closed(user: User) -> bool:
     return db.session.scalar(select(AccountClosure.id).where(AccountClosure.user_id == user.id)) is not None
 
 
+def sole_managed(user: User) -> list[Community]:
+    """The communities `user` is the only manager of, by name (one query)."""
+    other = aliased(Membership)
+    others = (select(func.count()).select_from(other)
+              .where(other.community_id == Membership.community_id, other.role == MemberRole.MANAGER,
+                     other.user_id != user.id).correlate(Membership).scalar_subquery())
+    return list(db.session.scalars(
+        select(Community).join(Membership, Membership.community_id == Community.id)
+        .where(Membership.user_id == user.id, Membership.role == MemberRole.MANAGER, others == 0)
+        .order_by(Community.name)))
+
+
 def close_account(actor, user: User, mode: str, *, password: str | None = None, reason: str = "",
                   ip: str | None = None) -> AccountClosure:
     """Close `user`'s account now. The person confirms with their password; an admin closing
@@ -278,6 +295,7 @@ def close_account(actor, user: User, mode: str, *, password: str | None = None, 
     old_files = [user.avatar_key] + [e.key for e in db.session.scalars(
         select(DataExport).where(DataExport.user_id == user.id))]
     uid = user.id
+    orphaned = sole_managed(user)
 
     # the content
     if mode == "remove":
@@ -312,8 +330,11 @@ def close_account(actor, user: User, mode: str, *, password: str | None = None, 
     closure = AccountClosure(user_id=uid, actor_id=actor.id, mode=mode, reason=reason[:500] or None,
                              closed_at=now)
     db.session.add(closure)
-    _audit(actor, "account.closed", user, before=before, after={"mode": mode, "by_self": own},
-           reason=reason or None, ip=ip)
+    after = {"mode": mode, "by_self": own}
+    if orphaned:
+        after["communities_without_manager"] = [c.id for c in orphaned]
+    _audit(actor, "account.closed", user, before=before, after=after, reason=reason or None, ip=ip)
+    _ask_team_for_managers(orphaned, before["display_name"], exclude={uid})
     db.session.commit()
     from app import events
 
@@ -321,6 +342,19 @@ def close_account(actor, user: User, mode: str, *, password: str | None = None, 
     for key in old_files:
         storage.delete(key)
     return closure
+
+
+def _ask_team_for_managers(communities: list[Community], former_name: str, *, exclude: set[int]) -> None:
+    """Tell the social team that each community lost its last manager with this account."""
+    if not communities:
+        return
+    from app.services import notifications
+
+    team = list(db.session.scalars(select(User.id).where(User.is_global_manager.is_(True))))
+    for community in communities:
+        notifications.create(
+            "community_manager", team, actor_id=None, community=community, exclude=exclude,
+            text=f"{community.name} has no manager since {former_name} closed their account: appoint one.")
 
 
 def _audit(actor, action: str, user: User, *, before: dict | None = None, after: dict | None = None,

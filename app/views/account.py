@@ -289,4 +289,4 @@ def close():
                 flash("Your account is closed. Goodbye.", "info")
                 return redirect(url_for("main.home"))
     status = 400 if (form.errors or form.form_errors) else 200
-    return render_template("account/close.html", form=form), status
+    return render_template("account/close.html", form=form, sole_managed=privacy.sole_managed(user)), status

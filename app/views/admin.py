@@ -102,7 +102,8 @@ def _render_person(user, roles_form=None, suspend_form=None, status: int = 200, 
     suspend_form = suspend_form or SuspendForm(formdata=None)
     return render_template("admin/person.html", person=user, roles_form=roles_form,
                            suspend_form=suspend_form, unsuspend_form=EmptyForm(formdata=None),
-                           close_form=close_form or _close_form(False), closed=privacy.is_closed(user),
+                           close_form=close_form or _close_form(False), closed=(closed := privacy.is_closed(user)),
+                           sole_managed=[] if closed else privacy.sole_managed(user),
                            exports=privacy.exports_of(current_user, user)), status
 
 

@@ -11,6 +11,8 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import BooleanField
 
+from app.extensions import db
+from app.models import Community
 from app.services import notifications
 from app.setup import safe_next
 
@@ -62,6 +64,10 @@ def open_one(notification_id: int):
     note = notifications.open_notification(current_user, notification_id)
     if note.kind == "chat_mention":
         return redirect(url_for("chat.mention", notification_id=note.id))
+    if note.kind == "community_manager" and note.community_id is not None:
+        community = db.session.get(Community, note.community_id)
+        if community is not None:
+            return redirect(url_for("communities.members", slug=community.slug))
     if note.post_id is None:
         return redirect(url_for("notifications.index"))
     anchor = f"c{note.comment_id}" if note.comment_id else None
