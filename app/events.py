@@ -32,9 +32,9 @@ expert.assigned          community:<id>  {room, community_id, topic_id, topic, e
 notification.created     user:<id>       {unread, notification: {id, kind, text, created_at, open_url}}
 notification.read        user:<id>       {unread}
 chat.message             community:<id>  chat message (see below): a new message or reply
-chat.updated             community:<id>  chat message: edited, deleted, new reply count, promoted
+chat.updated             community:<id>  chat message: edited, deleted, hidden or restored by a moderator, new reply count, promoted
   chat message = {room, id, community_id, parent_id, key, author: person|null, body_html,
-                  deleted, created_at, edited_at, reply_count, last_reply_at, promoted_post_id}
+                  deleted, hidden, created_at, edited_at, reply_count, last_reply_at, promoted_post_id}
 presence.joined          community:<id> / post:<id>  {room, user: person}  (their first socket there)
 presence.left            community:<id> / post:<id>  {room, user_id}       (their last socket left)
 typing                   community:<id> / post:<id>  {room, user: {id, name}, typing, thread}

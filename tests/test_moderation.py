@@ -350,3 +350,20 @@ def test_notifications_about_a_hidden_post_disappear_for_readers(world):
     assert notifications.unread_count(world["reader"]) == 1
     moderation.act(world["mod"], "post", post.id, "hide", "Advertising")
     assert notifications.unread_count(world["reader"]) == 0
+
+
+def test_hiding_and_restoring_a_chat_message_tells_the_channel_live(world, monkeypatch):
+    from app import events
+
+    sent = []
+    monkeypatch.setattr(events, "publish", lambda name, payload, room: sent.append((name, payload, room)))
+    msg, _ = chat.post(world["author"], world["c"].id, "buy my stuff now")
+    moderation.act(world["mod"], "chat", msg.id, "hide", "Advertising")
+    name, payload, room = sent[-1]
+    assert (name, room) == ("chat.updated", msg.room)
+    assert payload["hidden"] is True and payload["deleted"] is True and payload["body_html"] == ""
+    moderation.act(world["mod"], "chat", msg.id, "restore", "Fair enough")
+    payload = sent[-1][1]
+    assert payload["hidden"] is False and payload["deleted"] is False and "buy my stuff now" in payload["body_html"]
+    chat.delete(world["author"], msg.id)
+    assert sent[-1][1]["hidden"] is False and sent[-1][1]["deleted"] is True

@@ -65,13 +65,16 @@ def person(user: User | None) -> dict | None:
 
 def payload(message: ChatMessage, author: User | None = None) -> dict:
     """The JSON-safe form of a message for live events and socket acks. A deleted message keeps
-    its id and place but none of its text. `author`: the author when the caller has it loaded."""
-    deleted = message.deleted_at is not None or message.hidden_at is not None  # hidden by moderation
+    its id and place but none of its text; so does one hidden by moderation ("hidden": true, so
+    the page says so, and moderators get the link to see it). `author`: the author when the
+    caller has it loaded."""
+    deleted = message.deleted_at is not None or message.hidden_at is not None
     return {
         "room": message.room, "id": message.id, "community_id": message.community_id,
         "parent_id": message.parent_id, "key": message.client_key,
         "author": person(author if author is not None else message.author),
         "body_html": "" if deleted else message.body_html, "deleted": deleted,
+        "hidden": message.hidden_at is not None and message.deleted_at is None,
         "created_at": _iso(message.created_at), "edited_at": _iso(message.edited_at),
         "reply_count": message.reply_count or 0, "last_reply_at": _iso(message.last_reply_at),
         "promoted_post_id": message.promoted_post_id,

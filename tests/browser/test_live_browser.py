@@ -190,3 +190,31 @@ def test_messages_committed_together_arrive_as_one_batch_and_show_in_order(
     shown = page.eval_on_selector_all(".chat-log .chat-message .chat-body", "els => els.map(e => e.textContent.trim())")
     assert [t for t in shown if t.startswith("Burst")] == texts
     assert page_errors == []
+
+
+def test_a_message_hidden_by_a_moderator_says_so_live_and_moderators_may_open_it(
+        app, make, live_server, page, page_errors, sign_in, second_browser):
+    from app.services import chat, moderation
+
+    manager, author, reader = (make.user("employee", name="Mona Manager"), make.user("customer", name="Carl Customer"),
+                               make.user("employee", name="Rita Reader"))
+    community = make.community("open", manager=manager, name="Bike Chat")
+    with app.app_context():
+        message_id = chat.post(db.session.get(User, author.id), community.id, "Cheap watches, click here")[0].id
+    sign_in(page, manager)
+    other = second_browser.new_page()
+    sign_in(other, reader)
+    for tab in (page, other):
+        tab.goto(f"{live_server}/c/{community.slug}/chat")
+        tab.wait_for_selector("text=Cheap watches, click here")
+        _wait_connected(tab)
+    with app.app_context():
+        moderation.act(db.session.get(User, manager.id), "chat", message_id, "hide", "Spam")
+    for tab in (page, other):
+        tab.wait_for_selector(f"#m{message_id} >> text=This message was hidden by a moderator.")
+        assert tab.locator("text=Cheap watches, click here").count() == 0
+    assert page.locator(f"#m{message_id} a", has_text="See it").get_attribute("href") == f"/moderation/chat/{message_id}"
+    assert other.locator(f"#m{message_id} a", has_text="See it").count() == 0
+    page.locator(f"#m{message_id} a", has_text="See it").click()
+    page.wait_for_selector("text=Cheap watches, click here")  # the moderation page shows what was hidden
+    assert page_errors == []

@@ -613,7 +613,16 @@
       head.appendChild(el("span", "muted chat-edited", "(edited)"));
     }
     main.appendChild(head);
-    if (m.deleted) {
+    if (m.hidden) {
+      var gone = el("p", "chat-deleted muted", "This message was hidden by a moderator.");
+      if (chat.mod) {
+        gone.appendChild(document.createTextNode(" "));
+        var see = el("a", null, "See it");
+        see.href = "/moderation/chat/" + m.id;
+        gone.appendChild(see);
+      }
+      main.appendChild(gone);
+    } else if (m.deleted) {
       main.appendChild(el("p", "chat-deleted muted", "This message was deleted."));
     } else {
       var body = el("div", "prose chat-body");
