@@ -25,7 +25,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, RadioField, StringField
+from wtforms import BooleanField, PasswordField, RadioField, SelectChoice, StringField
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -260,7 +260,7 @@ def download(export_id: int):
 def close_form(formdata=True) -> CloseForm:
     form = CloseForm() if formdata else CloseForm(formdata=None)
     modes = privacy.allowed_modes()
-    form.mode.choices = [(m, privacy.MODE_LABELS[m]) for m in modes]
+    form.mode.choices = [SelectChoice(m, privacy.MODE_LABELS[m]) for m in modes]
     if len(modes) == 1 and not form.mode.data:
         form.mode.data = modes[0]
     return form

@@ -10,7 +10,7 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, DateTimeLocalField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from app.errors import ValidationError
@@ -49,9 +49,9 @@ class DepartmentForm(FlaskForm):
 class SettingsForm(FlaskForm):
     open_signup = BooleanField("Customers may sign up on their own, without an invitation")
     content_on_delete = RadioField("When someone closes their account, their posts, comments and messages",
-                                   choices=[("choice", "are removed or kept anonymously, as the person chooses"),
-                                            ("anonymise", "are always kept, without their name"),
-                                            ("remove", "are always removed")],
+                                   choices=[SelectChoice("choice", "are removed or kept anonymously, as the person chooses"),
+                                            SelectChoice("anonymise", "are always kept, without their name"),
+                                            SelectChoice("remove", "are always removed")],
                                    validators=[DataRequired()])
 
 
@@ -93,7 +93,7 @@ class CloseAccountForm(FlaskForm):
 
 def _close_form(formdata=True) -> CloseAccountForm:
     form = CloseAccountForm() if formdata else CloseAccountForm(formdata=None)
-    form.mode.choices = [(m, m.capitalize()) for m in privacy.allowed_modes()]
+    form.mode.choices = [SelectChoice(m, m.capitalize()) for m in privacy.allowed_modes()]
     return form
 
 

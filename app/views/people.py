@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -88,8 +88,8 @@ def _profile_form(*, submitted: bool) -> ProfileForm:
             "expertise": ", ".join(t.name for t in user.expertise),
             "languages": user.languages or "",
         })
-    form.department_id.choices = [("", "No department")] + [
-        (str(d.id), d.name) for d in departments.all_departments()]
+    form.department_id.choices = [SelectChoice("", "No department")] + [
+        SelectChoice(str(d.id), d.name) for d in departments.all_departments()]
     return form
 
 
