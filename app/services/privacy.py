@@ -334,7 +334,7 @@ def close_account(actor, user: User, mode: str, *, password: str | None = None, 
     if orphaned:
         after["communities_without_manager"] = [c.id for c in orphaned]
     _audit(actor, "account.closed", user, before=before, after=after, reason=reason or None, ip=ip)
-    _ask_team_for_managers(orphaned, before["display_name"], exclude={uid})
+    _ask_team_for_managers(orphaned, exclude={uid})
     db.session.commit()
     from app import events
 
@@ -344,8 +344,9 @@ def close_account(actor, user: User, mode: str, *, password: str | None = None, 
     return closure
 
 
-def _ask_team_for_managers(communities: list[Community], former_name: str, *, exclude: set[int]) -> None:
-    """Tell the social team that each community lost its last manager with this account."""
+def _ask_team_for_managers(communities: list[Community], *, exclude: set[int]) -> None:
+    """Tell the social team that each community lost its last manager with this account (not
+    naming the person: their name is being erased; the audit entry says who it was)."""
     if not communities:
         return
     from app.services import notifications
@@ -354,7 +355,7 @@ def _ask_team_for_managers(communities: list[Community], former_name: str, *, ex
     for community in communities:
         notifications.create(
             "community_manager", team, actor_id=None, community=community, exclude=exclude,
-            text=f"{community.name} has no manager since {former_name} closed their account: appoint one.")
+            text=f"{community.name} has no manager any more: its only manager closed their account. Appoint one.")
 
 
 def _audit(actor, action: str, user: User, *, before: dict | None = None, after: dict | None = None,
