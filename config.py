@@ -130,6 +130,7 @@ class Config:
     KRING_RATE_COMMENT = os.environ.get("KRING_RATE_COMMENT", "20/minute;200/hour")
     KRING_RATE_VOTE = os.environ.get("KRING_RATE_VOTE", "60/minute")
     KRING_RATE_REPORT = os.environ.get("KRING_RATE_REPORT", "10/minute;50/hour")
+    KRING_RATE_ASK = os.environ.get("KRING_RATE_ASK", "10/minute;50/hour")
     KRING_RATE_SEARCH = os.environ.get("KRING_RATE_SEARCH", "60/minute")
     KRING_RATE_2FA = os.environ.get("KRING_RATE_2FA", "10/minute")
     KRING_PROXY_FIX = int(os.environ.get("KRING_PROXY_FIX", "0"))  # number of trusted proxies

@@ -189,6 +189,7 @@ def _seed() -> str:
     from app import experts_demo
 
     experts_demo.seed(by_local)
+    _seed_asks()
     from app import chat_demo
 
     chat_demo.seed(by_local)
@@ -253,6 +254,25 @@ def _seed_posts(by_local: dict[str, User]) -> int:
         clock.reset()
     jobs.drain(max_rounds=50)
     return len(made)
+
+
+def _seed_asks() -> int:
+    """The authors of the newest questions ask an expert of the topic to answer (one each)."""
+    from app.errors import ValidationError
+    from app.models import Post, PostKind
+    from app.services import asks
+
+    made = 0
+    for post in db.session.scalars(select(Post).where(Post.kind == PostKind.QUESTION, Post.deleted_at.is_(None),
+                                                      Post.author_id.isnot(None))
+                                   .order_by(Post.created_at.desc()).limit(4)).all():
+        for suggestion in asks.suggestions(post.author, post, limit=1):
+            try:
+                asks.ask(post.author, post.id, suggestion.person.handle)
+                made += 1
+            except ValidationError:
+                db.session.rollback()
+    return made
 
 
 def _demo_images(title: str) -> list:

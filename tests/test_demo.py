@@ -56,6 +56,10 @@ def test_seed_demo_builds_a_believable_organisation(app, runner):
         # Carla hears about her idea's progress
         carla_notes = db.session.scalars(select(Notification.kind).where(Notification.user_id == carla.id)).all()
         assert "comment" in carla_notes and "status" in carla_notes
+        # the newest questions' authors asked an expert of the topic to answer
+        from app.models import AnswerRequest
+
+        assert db.session.scalar(select(func.count()).select_from(AnswerRequest)) >= 2
         # history spread over weeks, not all today
         oldest = db.session.scalar(select(func.min(Post.created_at)))
         newest = db.session.scalar(select(func.max(Post.created_at)))

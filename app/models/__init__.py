@@ -20,6 +20,7 @@ from app.models.notifications import Follow, Notification, NotificationSetting
 from app.models.people import Department, ExpertiseTag, User, UserKind, user_expertise
 from app.models.policy import GuidelineAcceptance, GuidelineVersion
 from app.models.posts import (
+                              AnswerRequest,
                               Attachment,
                               Comment,
                               CommentLike,
@@ -46,7 +47,7 @@ __all__ = [
     "InsightActivity", "InsightCommunity", "InsightPeople", "InsightPost", "InsightPostWeek", "InsightReplies", "InsightState",
     "InsightThreads",
     "Escalation", "ExpertAssignment", "ExpertRoute", "ExpertSettings", "TopicFlag",
-    "Attachment", "Comment", "CommentLike", "Follow", "IdeaStatus", "Notification",
+    "AnswerRequest", "Attachment", "Comment", "CommentLike", "Follow", "IdeaStatus", "Notification",
     "NotificationSetting", "Post", "PostKind", "PostRead", "Revision", "StatusChange", "Vote",
     "post_topics",
     "Community", "Department", "ExpertiseTag", "Invitation", "Job", "JobStatus", "JoinRequest",

@@ -213,3 +213,21 @@ class PostRead(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     read_at: Mapped[datetime] = mapped_column(DateTime, default=clock.utcnow)
+
+
+class AnswerRequest(db.Model):
+    """Someone asked a person to answer a post (a question) or give their view (an idea, a
+    discussion); each person is asked once per post."""
+
+    __tablename__ = "answer_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    asker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.utcnow)
+
+    person: Mapped[User] = relationship(foreign_keys=[person_id])
+    asker: Mapped[User | None] = relationship(foreign_keys=[asker_id])
+
+    __table_args__ = (Index("ux_answer_requests_post_person", "post_id", "person_id", unique=True),)

@@ -32,6 +32,7 @@ KINDS: dict[str, str] = {
     "expert": "You are made an expert of a topic, or no longer one",
     "saved_search": "New content matching your saved searches",
     "community_manager": "A community loses its last manager (the social team)",
+    "ask": "Someone asks you to answer a question or give your view on a post",
 }
 
 

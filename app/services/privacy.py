@@ -31,6 +31,7 @@ from app.errors import Gone, NotFound, ValidationError
 from app.extensions import db
 from app.models import (
     AccountClosure,
+    AnswerRequest,
     Attachment,
     ChatMessage,
     Comment,
@@ -314,6 +315,7 @@ def close_account(actor, user: User, mode: str, *, password: str | None = None, 
     for model in (Follow, Notification, NotificationSetting, SavedSearch, PostRead, TotpSecret, RecoveryCode,
                   GuidelineAcceptance, Membership, DataExport):
         db.session.execute(delete(model).where(model.user_id == uid))
+    db.session.execute(delete(AnswerRequest).where(AnswerRequest.person_id == uid))  # nobody waits on them
 
     # the account itself: disabled and erased
     user.display_name = FORMER_NAME

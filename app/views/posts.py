@@ -110,9 +110,10 @@ def show(post_id: int):
 def post_view(viewer, pacc: access.PostAccess) -> dict:
     """Everything the post page shows besides the post itself, in a constant number of queries.
     Features add their parts here (comments, idea status, attachments, follow state)."""
-    from app.services import attachments, comments, experts, follows, ideas, moderation
+    from app.services import asks, attachments, comments, experts, follows, ideas, moderation
 
     post = pacc.post
+    asked = asks.asked_on(viewer, post)  # who was asked to answer, and who did
     return {
         "thread": comments.thread(viewer, pacc),
         "idea": ideas.panel(viewer, pacc) if post.kind == PostKind.IDEA else None,
@@ -120,6 +121,8 @@ def post_view(viewer, pacc: access.PostAccess) -> dict:
         "following": follows.is_following(viewer, "post", post.id),
         "experts": experts.badges_for_post(post),  # who is an expert of the post's topics (badges)
         "notes": moderation.notes_for(viewer, pacc),  # internal notes: None unless the viewer is staff here
+        "asked": asked,
+        "ask_suggestions": asks.suggestions(viewer, post),  # experts of its topics, one click
     }
 
 
@@ -165,6 +168,25 @@ def restore(post_id: int):
     posts.restore(current_user, post_id)
     flash("The post was restored.", "success")
     return redirect(url_for("posts.show", post_id=post_id))
+
+
+@bp.post("/p/<int:post_id>/ask")
+@rate_limited("KRING_RATE_ASK")
+def ask(post_id: int):
+    """Ask someone to answer; a mistake re-renders the post page with the name kept."""
+    from app.services import asks
+
+    handle = request.form.get("person", "")
+    try:
+        request_ = asks.ask(current_user, post_id, handle)
+    except ValidationError as exc:
+        db.session.rollback()
+        viewer = current_user._get_current_object()
+        pacc = access.post_for(viewer, post_id, "read")
+        return render_template("posts/show.html", pacc=pacc, ask_error=exc.message, ask_value=handle,
+                               **post_view(viewer, pacc)), 400
+    flash(f"You asked {request_.person.display_name} to answer.", "success")
+    return redirect(url_for("posts.show", post_id=post_id, _anchor="asked"))
 
 
 @bp.get("/p/<int:post_id>/revisions")
