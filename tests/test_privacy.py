@@ -52,8 +52,11 @@ def _zip(export) -> zipfile.ZipFile:
 
 
 def test_export_holds_only_what_the_person_authored_or_owns(world):
+    from app.services import asks
+
     ana = world["ana"]
-    export = privacy.request_export(ana)
+    asks.ask(ana, world["mine"].id, world["bob"].handle)
+    export = privacy.request_export(_u(ana))
     assert export.status == "queued"
     jobs.drain()
     db.session.refresh(export)
@@ -61,7 +64,10 @@ def test_export_holds_only_what_the_person_authored_or_owns(world):
     with _zip(export) as zf:
         names = set(zf.namelist())
         assert {"profile.json", "posts.json", "comments.json", "votes.json", "chat_messages.json",
-                "notifications.json", "follows.json", "uploads.json"} <= names
+                "notifications.json", "follows.json", "uploads.json", "asks.json"} <= names
+        asked = json.loads(zf.read("asks.json"))
+        assert [(a["post_id"], a["person_id"]) for a in asked] == [(world["mine"].id, world["bob"].id)]
+        assert asked[0]["created_at"].startswith("20")
         profile = json.loads(zf.read("profile.json"))
         assert profile["email"] == "ana@customer.example" and profile["avatar_file"] in names
         everything = b"".join(zf.read(n) for n in names if n.endswith(".json")).decode()

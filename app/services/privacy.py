@@ -2,9 +2,10 @@
 account (by the person, with their password, or by an admin on request).
 
 Exports hold only what the person authored or owns: profile, posts, comments, votes, likes,
-chat messages, notifications, follows, saved searches, accepted guidelines, their uploads and
-avatar. The zip is written to a file, row by row and file by file (memory stays flat however
-much there is), kept EXPORT_DAYS days, and served only to the person (or the admin who asked).
+chat messages, notifications, follows, saved searches, accepted guidelines, the people they
+asked to answer, their uploads and avatar. The zip is written to a file, row by row and file
+by file (memory stays flat however much there is), kept EXPORT_DAYS days, and served only to
+the person (or the admin who asked).
 
 Closing an account, at once and in one transaction: the account is disabled (it can never
 sign in again) and every session ends; personal data is erased (name "Former member", email
@@ -202,6 +203,9 @@ def build_export(export_id: int) -> DataExport:
         counts["guideline_acceptances"] = _write_rows(
             zf, "guideline_acceptances.json", select(GuidelineAcceptance).where(GuidelineAcceptance.user_id == uid),
             lambda a: {"community_id": a.community_id, "version_id": a.version_id, "accepted_at": _iso(a.accepted_at)})
+        counts["asks"] = _write_rows(  # the people they asked to answer a post
+            zf, "asks.json", select(AnswerRequest).where(AnswerRequest.asker_id == uid).order_by(AnswerRequest.id),
+            lambda a: {"post_id": a.post_id, "person_id": a.person_id, "created_at": _iso(a.created_at)})
         files = []
         for att in db.session.scalars(select(Attachment).where(Attachment.uploader_id == uid)
                                       .order_by(Attachment.id).execution_options(yield_per=200)):
