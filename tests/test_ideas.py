@@ -469,3 +469,45 @@ def test_duplicate_page_redirects_normal_viewers(site, login_as, app):
     member = login_as(site["member"])
     resp = member.get(f"/p/{site['idea']}")
     assert resp.status_code == 301 and resp.headers["Location"].endswith(f"/p/{target}")
+
+
+def test_votes_by_segment_count_kinds_organisations_and_departments(world, make):
+    from app.services import departments
+
+    idea = _idea(world["member"], world["community"])
+    admin = _u(make.admin())
+    sales, support = departments.create(admin, "Sales"), departments.create(admin, "Support")
+    voters = [_u(make.user("customer", organisation="Camp Co")) for _ in range(3)]
+    voters += [_u(make.user("customer", organisation="Trail Ltd")), _u(make.user("customer")),
+               _u(make.user("partner", organisation="Camp Co"))]
+    voters += [_u(make.user("employee", department=sales)) for _ in range(2)]
+    voters += [_u(make.user("employee", department=support)), world["reader"]]
+    for person in voters:
+        make.member(world["community"], person)
+        ideas.toggle_vote(_u(person), idea.id)
+    seg = ideas.vote_segments(world["manager"], db.session.get(Post, idea.id))
+    assert seg.total == 10
+    assert seg.by_kind == [("customer", 5), ("partner", 1), ("employee", 4)]
+    assert seg.kinds_text == "5 customers, 1 partner, 4 employees"
+    assert seg.organisations == [("Camp Co", 4), ("Trail Ltd", 1), ("No organisation given", 1)]
+    assert seg.organisations_text == "from 2 organisations: Camp Co (4), Trail Ltd (1)"
+    assert seg.departments == [("Sales", 2), ("Support", 1), ("No department", 1)]
+    # a customer who may see the voters (an external expert) gets the kinds, not the organisations
+    outside = ideas.vote_segments(world["member"], db.session.get(Post, idea.id))
+    assert outside.by_kind == seg.by_kind and outside.organisations == [] and outside.departments == []
+
+
+def test_the_idea_box_and_the_voters_page_show_where_votes_come_from(site, login_as, make, app):
+    customer = make.user("customer", organisation="Camp Co")
+    with app.app_context():
+        make.member(db.session.get(Community, site["community"].id), customer)
+        ideas.toggle_vote(_u(customer), site["idea"])
+        ideas.toggle_vote(_u(make.user("employee")), site["idea"])
+    client = login_as(site["manager"])
+    box = client.get(f"/p/{site['idea']}").get_data(as_text=True)
+    assert "1 customer, 1 employee; customers and partners from 1 organisation: Camp Co (1)" in box
+    page = client.get(f"/p/{site['idea']}/voters").get_data(as_text=True)
+    assert "Where the votes come from" in page and "Customers and partners, by organisation" in page
+    assert "<th scope=\"row\">Camp Co</th><td class=\"num\">1</td>" in page
+    member_view = login_as(site["member"]).get(f"/p/{site['idea']}").get_data(as_text=True)
+    assert "Camp Co (1)" not in member_view and "1 customer, 1 employee" not in member_view

@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 from app import clock, events
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
-from app.models import IdeaStatus, Post, PostKind, StatusChange, User, Vote
+from app.models import Department, IdeaStatus, Post, PostKind, StatusChange, User, UserKind, Vote
 from app.services import access, follows, jobs, markup, notifications, posts
 
 RESPONSE_MAX = 5_000
@@ -110,12 +110,82 @@ class Voter:
 
 
 @dataclass
+class VoteSegments:
+    """Who an idea's votes come from, as counts: by kind of member, and (for employees of the
+    organisation, who weigh customer demand) by customer or partner organisation and by
+    department."""
+
+    total: int = 0
+    by_kind: list[tuple[str, int]] = field(default_factory=list)  # ("customer", 7), ... in a fixed order, no zeros
+    organisations: list[tuple[str, int]] = field(default_factory=list)  # most votes first
+    departments: list[tuple[str, int]] = field(default_factory=list)  # most votes first
+    detailed: bool = False  # organisations and departments were counted for this viewer
+
+    @property
+    def kinds_text(self) -> str:
+        """"7 customers, 1 partner, 3 employees"."""
+        return ", ".join(f"{n} {SEGMENT_LABELS[k][0 if n == 1 else 1]}" for k, n in self.by_kind)
+
+    @property
+    def organisations_text(self) -> str:
+        """"from 4 organisations: Camp Co (3), Trail Ltd (2), Hikers (1) and 1 more" ("" when
+        not counted, or no customer or partner voted)."""
+        if not self.organisations:
+            return ""
+        named = [(name, n) for name, n in self.organisations if name != NO_ORGANISATION]
+        top = ", ".join(f"{name} ({n})" for name, n in named[:3])
+        more = len(named) - 3
+        count = len(named)
+        text = f"from {count} organisation{'' if count == 1 else 's'}" + (f": {top}" if top else "")
+        return text + (f" and {more} more" if more > 0 else "")
+
+
+SEGMENT_LABELS = {"customer": ("customer", "customers"), "partner": ("partner", "partners"),
+                  "employee": ("employee", "employees")}
+NO_ORGANISATION = "No organisation given"
+NO_DEPARTMENT = "No department"
+
+
+def vote_segments(viewer, post: Post) -> VoteSegments:
+    """The idea's votes by segment, in one query. Organisations and departments only for
+    employees (and staff); others get the counts by kind."""
+    rows = db.session.execute(
+        select(User.kind, User.organisation, Department.name, func.count())
+        .select_from(Vote).join(User, User.id == Vote.user_id)
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(Vote.post_id == post.id)
+        .group_by(User.kind, User.organisation, Department.name)).all()
+    kinds: dict[str, int] = {}
+    orgs: dict[str, int] = {}
+    depts: dict[str, int] = {}
+    for kind, organisation, department, n in rows:
+        kind = getattr(kind, "value", kind)
+        kinds[kind] = kinds.get(kind, 0) + n
+        if kind == UserKind.EMPLOYEE.value:
+            name = department or NO_DEPARTMENT
+            depts[name] = depts.get(name, 0) + n
+        else:
+            name = (organisation or "").strip() or NO_ORGANISATION
+            orgs[name] = orgs.get(name, 0) + n
+    detailed = viewer.kind == UserKind.EMPLOYEE or viewer.is_staff
+
+    def ranked(counts: dict[str, int]) -> list[tuple[str, int]]:  # most votes first, the unnamed last
+        unnamed = (NO_ORGANISATION, NO_DEPARTMENT)
+        return sorted(counts.items(), key=lambda kv: (kv[0] in unnamed, -kv[1], kv[0].lower())) if detailed else []
+
+    return VoteSegments(total=sum(kinds.values()),
+                        by_kind=[(k, kinds[k]) for k in ("customer", "partner", "employee") if kinds.get(k)],
+                        organisations=ranked(orgs), departments=ranked(depts), detailed=detailed)
+
+
+@dataclass
 class VoterPage:
     pacc: access.PostAccess
     voters: list[Voter]
     total: int
     page: int
     per_page: int
+    segments: VoteSegments = field(default_factory=VoteSegments)
 
 
 def voters(actor, post_id: int, *, page: int = 1, per_page: int = VOTERS_PER_PAGE) -> VoterPage:
@@ -136,7 +206,7 @@ def voters(actor, post_id: int, *, page: int = 1, per_page: int = VOTERS_PER_PAG
     ids = [r.user_id for r in rows]
     visible = set(db.session.scalars(select(User.id).where(User.id.in_(ids), access.people_clause(actor)))) if ids else set()
     return VoterPage(pacc, [Voter(r.user if r.user_id in visible else None, r.created_at) for r in rows],
-                     total, page, per_page)
+                     total, page, per_page, vote_segments(actor, pacc.post))
 
 
 # --- status -------------------------------------------------------------------------------
@@ -307,6 +377,7 @@ class IdeaPanel:
     can_see_voters: bool = False
     next_statuses: list[IdeaStatus] = field(default_factory=list)
     duplicate_of: Post | None = None
+    segments: VoteSegments | None = None  # for the people who may see the voters
 
     @property
     def status_label(self) -> str:
@@ -314,8 +385,9 @@ class IdeaPanel:
 
 
 def panel(viewer, pacc: access.PostAccess) -> IdeaPanel | None:
-    """What the idea box on the post page shows, in at most three queries (the viewer's vote,
-    the history with its actors, the idea it was merged into). None for other kinds of post."""
+    """What the idea box on the post page shows, in at most four queries (the viewer's vote,
+    the history with its actors, the idea it was merged into, and for the people who may see
+    the voters the votes by segment). None for other kinds of post."""
     post = pacc.post
     if post.kind != PostKind.IDEA:
         return None
@@ -332,4 +404,5 @@ def panel(viewer, pacc: access.PostAccess) -> IdeaPanel | None:
         post=post, status=status, vote_count=post.vote_count, voted=voted, can_vote=blocked is None,
         vote_blocked=blocked, latest=history[0] if history else None, history=history,
         can_respond=pacc.can_respond, can_see_voters=pacc.can_see_voters,
-        next_statuses=next_statuses(status) if pacc.can_respond else [], duplicate_of=duplicate_of)
+        next_statuses=next_statuses(status) if pacc.can_respond else [], duplicate_of=duplicate_of,
+        segments=vote_segments(viewer, post) if pacc.can_see_voters and post.vote_count else None)
