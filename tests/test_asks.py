@@ -189,3 +189,14 @@ def test_the_post_page_runs_the_same_queries_however_many_were_asked(app, site, 
         counts.append(q.count)
         assert "asked by Carla Customer" in html
     assert counts[0] == counts[1]
+
+
+def test_asking_on_a_locked_post_explains_why_on_the_page(app, site, login_as):
+    with app.app_context():
+        moderation.act(_u(site["manager"]), "post", site["qid"], "lock", "Answered elsewhere")
+    client = login_as(site["asker"])
+    page = client.get(f"/p/{site['qid']}").get_data(as_text=True)
+    assert "Know who could answer" not in page  # no form on a locked post
+    response = post_form(client, f"/p/{site['qid']}/ask", {"person": site["helpers"][0].handle})
+    assert response.status_code == 302
+    assert "This post is locked" in client.get(response.headers["Location"]).get_data(as_text=True)

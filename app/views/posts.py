@@ -181,9 +181,12 @@ def ask(post_id: int):
         request_ = asks.ask(current_user, post_id, handle)
     except ValidationError as exc:
         db.session.rollback()
+        if "person" not in exc.errors:  # about the post (locked, hidden): the page shows no form
+            flash(exc.message, "error")
+            return redirect(url_for("posts.show", post_id=post_id))
         viewer = current_user._get_current_object()
         pacc = access.post_for(viewer, post_id, "read")
-        return render_template("posts/show.html", pacc=pacc, ask_error=exc.message, ask_value=handle,
+        return render_template("posts/show.html", pacc=pacc, ask_error=exc.errors["person"], ask_value=handle,
                                **post_view(viewer, pacc)), 400
     flash(f"You asked {request_.person.display_name} to answer.", "success")
     return redirect(url_for("posts.show", post_id=post_id, _anchor="asked"))
