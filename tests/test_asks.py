@@ -200,3 +200,15 @@ def test_asking_on_a_locked_post_explains_why_on_the_page(app, site, login_as):
     response = post_form(client, f"/p/{site['qid']}/ask", {"person": site["helpers"][0].handle})
     assert response.status_code == 302
     assert "This post is locked" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_person_asked_sees_who_asked_them_until_they_answer(app, site, login_as):
+    helper = site["helpers"][0]
+    with app.app_context():
+        asks.ask(_u(site["asker"]), site["qid"], helper.handle)
+    client = login_as(helper)
+    page = client.get(f"/p/{site['qid']}").get_data(as_text=True)
+    assert 'Carla Customer asked you to answer this question. <a href="#comment-form">Write your answer</a>' in page
+    post_form(client, f"/p/{site['qid']}/comments", {"body": "Send it to the warehouse in Utrecht."})
+    page = client.get(f"/p/{site['qid']}").get_data(as_text=True)
+    assert "asked you to answer" not in page and "Answered" in page
