@@ -212,3 +212,21 @@ def test_the_person_asked_sees_who_asked_them_until_they_answer(app, site, login
     post_form(client, f"/p/{site['qid']}/comments", {"body": "Send it to the warehouse in Utrecht."})
     page = client.get(f"/p/{site['qid']}").get_data(as_text=True)
     assert "asked you to answer" not in page and "Answered" in page
+
+
+def test_the_home_page_lists_what_one_was_asked_to_answer_until_answered(app, site, login_as):
+    helper, other = site["helpers"][0], site["helpers"][1]
+    with app.app_context():
+        asks.ask(_u(site["asker"]), site["qid"], helper.handle)
+        asks.ask(_u(site["asker"]), site["qid"], other.handle)
+        waiting = asks.waiting_for(_u(helper))
+        assert [(w.post.id, w.asker.display_name) for w in waiting] == [(site["qid"], "Carla Customer")]
+    client = login_as(helper)
+    home = client.get("/").get_data(as_text=True)
+    assert "Asked to answer" in home and "Where do I send a return?" in home
+    post_form(client, f"/p/{site['qid']}/comments", {"body": "Send it to the warehouse in Utrecht."})
+    assert "Asked to answer" not in client.get("/").get_data(as_text=True)  # answered
+    with app.app_context():
+        assert asks.waiting_for(_u(helper)) == [] and len(asks.waiting_for(_u(other))) == 1
+        moderation.act(_u(site["manager"]), "post", site["qid"], "lock", "Closed")
+        assert asks.waiting_for(_u(other)) == []  # a locked post takes no answers

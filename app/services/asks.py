@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 
 from app import clock
 from app.errors import NotFound, ValidationError
@@ -142,3 +142,33 @@ def suggestions(viewer, post: Post, limit: int = 4) -> list[Suggestion]:
             found[person.id] = Suggestion(person, [])
         found[person.id].topics.append(topic)
     return list(found.values())
+
+
+@dataclass
+class Waiting:
+    """A post someone asked this person to answer, and they have not yet."""
+
+    post: Post
+    asker: User | None
+    created_at: datetime
+
+
+def waiting_for(user, limit: int = 20) -> list[Waiting]:
+    """The posts `user` was asked to answer and has not commented on since, newest ask first:
+    only live, unlocked posts in communities they may read. One query."""
+    from app.models import Community
+
+    asker = aliased(User)
+    answered = exists().where(and_(Comment.post_id == AnswerRequest.post_id, Comment.author_id == user.id,
+                                   Comment.deleted_at.is_(None), Comment.hidden_at.is_(None),
+                                   Comment.created_at >= AnswerRequest.created_at))
+    readable = select(Community.id).where(access.readable_clause(user))
+    rows = db.session.execute(
+        select(Post, asker, AnswerRequest.created_at).options(joinedload(Post.community))
+        .join(AnswerRequest, AnswerRequest.post_id == Post.id)
+        .outerjoin(asker, asker.id == AnswerRequest.asker_id)
+        .where(AnswerRequest.person_id == user.id, ~answered, Post.deleted_at.is_(None),
+               Post.hidden_at.is_(None), Post.held_at.is_(None), Post.locked_at.is_(None),
+               Post.community_id.in_(readable))
+        .order_by(AnswerRequest.created_at.desc(), AnswerRequest.id.desc()).limit(limit))
+    return [Waiting(post, a, created_at) for post, a, created_at in rows]

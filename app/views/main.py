@@ -19,7 +19,11 @@ def home():
     mine = [c for c in cards if c.membership]
     others = [c for c in cards if not c.membership and c.can_read][:6]
     page = posts.home_feed(current_user)
-    return render_template("main/home.html", mine=mine, others=others, page=page)
+    from app.services import asks
+
+    waiting = asks.waiting_for(current_user, limit=6)  # posts people asked them to answer
+    return render_template("main/home.html", mine=mine, others=others, page=page, waiting=waiting[:5],
+                           more_waiting=len(waiting) > 5)
 
 
 @bp.get("/healthz")
