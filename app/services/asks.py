@@ -92,8 +92,11 @@ def ask(asker, post_id, handle) -> AnswerRequest:
 
 def asked_on(viewer, post: Post) -> list[Asked]:
     """Who was asked to answer this post, oldest first, with whether they have commented on it
-    since (a live comment): one query. Only people the viewer may see in the directory are
-    listed (an asker they may not see is shown without a name)."""
+    since (a live comment). Only people the viewer may see in the directory are listed (an
+    asker they may not see is shown without a name). One cheap query when nobody was asked
+    (most posts), two otherwise."""
+    if db.session.scalar(select(AnswerRequest.id).where(AnswerRequest.post_id == post.id).limit(1)) is None:
+        return []
     person, asker = aliased(User), aliased(User)
     visible = select(User.id).where(access.people_clause(viewer))
     answered = exists().where(and_(Comment.post_id == AnswerRequest.post_id,
@@ -117,31 +120,25 @@ class Suggestion:
     topics: list[str]
 
 
-def suggestions(viewer, post: Post, limit: int = 4) -> list[Suggestion]:
+def suggestions(viewer, post: Post, badges=None, limit: int = 4) -> list[Suggestion]:
     """The current experts of the post's topics (who may read its community: see
     app.services.experts) not asked yet, neither the viewer nor the author, whom the viewer may
-    see: at most `limit`, in one query."""
-    from app.models import post_topics
-    from app.services.experts import XT, XU, current_select
+    see: at most `limit`, by name. `badges`: the post page's experts.badges_for_post(post), so
+    that a post without experts costs no query; else they are read here. At most two queries."""
+    from app.services import experts
 
     if post.deleted_at is not None or post.hidden_at is not None or post.held_at is not None \
             or post.locked_at is not None:
         return []
-    topics = select(post_topics.c.topic_id).where(post_topics.c.post_id == post.id)
+    badges = badges if badges is not None else experts.badges_for_post(post)
+    topics = {user_id: names for user_id, names in badges.items() if user_id not in (viewer.id, post.author_id)}
+    if not topics:
+        return []
     asked = select(AnswerRequest.person_id).where(AnswerRequest.post_id == post.id)
-    visible = select(User.id).where(access.people_clause(viewer))
-    found: dict[int, Suggestion] = {}
-    for person, topic in db.session.execute(
-            current_select(XU, XT.name)
-            .where(XT.id.in_(topics), XU.id.in_(visible), XU.id.not_in(asked),
-                   XU.id != viewer.id, XU.id != (post.author_id or 0))
-            .order_by(XU.display_name, XU.id, XT.name)):
-        if person.id not in found:
-            if len(found) == limit:
-                break
-            found[person.id] = Suggestion(person, [])
-        found[person.id].topics.append(topic)
-    return list(found.values())
+    people = db.session.scalars(
+        select(User).where(User.id.in_(list(topics)), User.id.not_in(asked), access.people_clause(viewer))
+        .order_by(User.display_name, User.id).limit(limit))
+    return [Suggestion(person, topics[person.id]) for person in people]
 
 
 @dataclass
@@ -155,8 +152,12 @@ class Waiting:
 
 def waiting_for(user, limit: int = 20) -> list[Waiting]:
     """The posts `user` was asked to answer and has not commented on since, newest ask first:
-    only live, unlocked posts in communities they may read. One query."""
+    only live, unlocked posts in communities they may read. One cheap query for someone who
+    was never asked (most people, on every home page), two otherwise."""
     from app.models import Community
+
+    if db.session.scalar(select(AnswerRequest.id).where(AnswerRequest.person_id == user.id).limit(1)) is None:
+        return []
 
     asker = aliased(User)
     answered = exists().where(and_(Comment.post_id == AnswerRequest.post_id, Comment.author_id == user.id,

@@ -183,6 +183,10 @@ class Badges:
     def __contains__(self, user_id) -> bool:
         return bool(self.topics_of(user_id))
 
+    def items(self) -> list[tuple[int, list[str]]]:
+        """(user id, topic names) of every expert of the post's topics."""
+        return list(self._pairs.items())
+
 
 def badges_for_post(post: Post) -> Badges:
     """The expert badges of a post page (its author and commenters): one query."""

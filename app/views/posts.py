@@ -113,16 +113,16 @@ def post_view(viewer, pacc: access.PostAccess) -> dict:
     from app.services import asks, attachments, comments, experts, follows, ideas, moderation
 
     post = pacc.post
-    asked = asks.asked_on(viewer, post)  # who was asked to answer, and who did
+    badges = experts.badges_for_post(post)  # who is an expert of the post's topics
     return {
         "thread": comments.thread(viewer, pacc),
         "idea": ideas.panel(viewer, pacc) if post.kind == PostKind.IDEA else None,
         "files": attachments.for_post(post),
         "following": follows.is_following(viewer, "post", post.id),
-        "experts": experts.badges_for_post(post),  # who is an expert of the post's topics (badges)
+        "experts": badges,
         "notes": moderation.notes_for(viewer, pacc),  # internal notes: None unless the viewer is staff here
-        "asked": asked,
-        "ask_suggestions": asks.suggestions(viewer, post),  # experts of its topics, one click
+        "asked": asks.asked_on(viewer, post),  # who was asked to answer, and who did
+        "ask_suggestions": asks.suggestions(viewer, post, badges),  # experts of its topics, one click
     }
 
 
