@@ -323,8 +323,7 @@ def freshness_bench(app, db, viewers: dict, seconds: float, rate: float) -> dict
         done.set()
         watcher.join(60)
     finally:
-        worker.stop()
-        time.sleep(1.5)  # let the worker thread finish its round before the folder goes
+        worker.stop()  # waits for its round to end before the folder goes
     latencies = [(seen[t] - created[t]) * 1000 for t in created if t in seen]
     missing = len(created) - len(latencies)
     out = {"posts": len(created), "not_seen": missing, "failed_to_post": failed[0],

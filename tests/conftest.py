@@ -48,8 +48,9 @@ def _pg_schema():
 
 
 def _empty_pg() -> None:
-    """Empty every table. A background thread of the test just ended (the live upkeep loop
-    re-checking a socket once a second) may still be reading, and PostgreSQL can then pick
+    """Empty every table. The app's own background work is stopped first (the worker thread by
+    its test, the live upkeep loop by the `app` fixture); a request thread of the browser tests'
+    server cannot be joined and may still be finishing a request, and PostgreSQL can then pick
     the TRUNCATE as a deadlock's victim: the tables are emptied again, up to three times."""
     from sqlalchemy.exc import OperationalError
 
@@ -87,6 +88,9 @@ def app(tmp_path, _pg_schema):
     mail.outbox().clear()
     clock.reset()
     yield application
+    live = application.extensions.get("kring_live")
+    if live is not None:
+        assert live.stop(), "the live upkeep loop did not stop"
     with application.app_context():
         db.session.remove()
         if _pg_schema:

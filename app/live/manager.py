@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 import socketio as sio
 from flask import Flask
 
+from app.events import BATCH  # several events of one room in one frame
 from app.live import limits, presence
 
 log = logging.getLogger(__name__)
 
 CONTROL = "kring.control"
-BATCH = "live.batch"  # app.events.BATCH: several events of one room in one frame
 NAMESPACE = "/"
 FENCED = {"chat.message": "id", "comment.added": "comment_id"}
 FENCE_SECONDS = 60.0
@@ -95,6 +95,8 @@ class LiveState:
         self.limits_on = setting(app, "KRING_LIVE_RATELIMIT", True, bool)
         self.server = None  # the python-socketio server, set by the manager
         self._loop_started = False
+        self._upkeep = None  # the upkeep loop's task (a thread, or a greenlet under gevent)
+        self._stopping = threading.Event()
 
     # --- sockets of this process ----------------------------------------------------------
     def register(self, sid: str, user_id: int, session_version: int) -> None:
@@ -256,7 +258,18 @@ class LiveState:
             self._loop_started = True
         # (The serving process's garbage-collector setup, which the p99 of message delivery
         # depends on, is app.ready_to_serve, called by wsgi.py.)
-        self.server.start_background_task(self._upkeep_loop)
+        self._upkeep = self.server.start_background_task(self._upkeep_loop)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """End the upkeep loop and wait for its round to finish (an app being shut down, or a
+        test's app before its tables are emptied). False when it still runs after `timeout`."""
+        self._stopping.set()
+        task = self._upkeep
+        if task is None:
+            return True
+        task.join(timeout)
+        alive = task.is_alive() if hasattr(task, "is_alive") else not task.dead  # a thread, or a greenlet
+        return not alive
 
     def _upkeep_loop(self) -> None:
         """Every second: refresh presence when due (every ttl/3) and re-check a slice of the
@@ -268,8 +281,8 @@ class LiveState:
         recheck_every = setting(self.app, "KRING_LIVE_RECHECK_SECONDS", 60.0, float)
         last_refresh = time.monotonic()
         queue: list[str] = []
-        while socketio.server is server:  # a newer app (tests) replaced this one: stop
-            time.sleep(1.0)
+        # stop when asked (stop()), or when a newer app replaced this one (tests)
+        while not self._stopping.wait(1.0) and socketio.server is server:
             try:
                 if time.monotonic() - last_refresh >= self.refresh_every:
                     last_refresh = time.monotonic()

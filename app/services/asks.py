@@ -35,6 +35,19 @@ class Asked:
     answered: bool
 
 
+def takes_answers(post: Post) -> bool:
+    """Whether people may be asked to answer the post: it is live and takes new comments."""
+    return post.deleted_at is None and post.hidden_at is None and post.held_at is None and post.locked_at is None
+
+
+def _answered_since(person_id):
+    """SQL: the person (`person_id`, a column or a value) wrote a live comment on the request's
+    post after they were asked."""
+    return exists().where(and_(Comment.post_id == AnswerRequest.post_id, Comment.author_id == person_id,
+                               Comment.deleted_at.is_(None), Comment.hidden_at.is_(None),
+                               Comment.created_at >= AnswerRequest.created_at))
+
+
 def _clean_handle(handle) -> str:
     if not isinstance(handle, str):
         return ""
@@ -47,10 +60,9 @@ def ask(asker, post_id, handle) -> AnswerRequest:
     "_": the post takes no answers). Commits."""
     pacc = access.post_for(asker, post_id, "read")
     post = pacc.post
-    if post.deleted_at is not None or post.hidden_at is not None or post.held_at is not None:
-        raise ValidationError({"_": "This post is not open for answers."})
-    if post.locked_at is not None:
-        raise ValidationError({"_": "This post is locked: it takes no new answers, so nobody can be asked for one."})
+    if not takes_answers(post):
+        raise ValidationError({"_": "This post is locked: it takes no new answers, so nobody can be asked for one."
+                               if post.locked_at is not None else "This post is not open for answers."})
     name = _clean_handle(handle)
     if not name:
         raise ValidationError({"person": "Name the person to ask, by their @name."})
@@ -99,12 +111,9 @@ def asked_on(viewer, post: Post) -> list[Asked]:
         return []
     person, asker = aliased(User), aliased(User)
     visible = select(User.id).where(access.people_clause(viewer))
-    answered = exists().where(and_(Comment.post_id == AnswerRequest.post_id,
-                                   Comment.author_id == AnswerRequest.person_id,
-                                   Comment.deleted_at.is_(None), Comment.hidden_at.is_(None),
-                                   Comment.created_at >= AnswerRequest.created_at))
     rows = db.session.execute(
-        select(person, asker, asker.id.in_(visible), AnswerRequest.created_at, answered)
+        select(person, asker, asker.id.in_(visible), AnswerRequest.created_at,
+               _answered_since(AnswerRequest.person_id))
         .join(person, person.id == AnswerRequest.person_id)
         .outerjoin(asker, asker.id == AnswerRequest.asker_id)
         .where(AnswerRequest.post_id == post.id, person.id.in_(visible))
@@ -127,8 +136,7 @@ def suggestions(viewer, post: Post, badges=None, limit: int = 4) -> list[Suggest
     that a post without experts costs no query; else they are read here. At most two queries."""
     from app.services import experts
 
-    if post.deleted_at is not None or post.hidden_at is not None or post.held_at is not None \
-            or post.locked_at is not None:
+    if not takes_answers(post):
         return []
     badges = badges if badges is not None else experts.badges_for_post(post)
     topics = {user_id: names for user_id, names in badges.items() if user_id not in (viewer.id, post.author_id)}
@@ -158,17 +166,13 @@ def waiting_for(user, limit: int = 20) -> list[Waiting]:
 
     if db.session.scalar(select(AnswerRequest.id).where(AnswerRequest.person_id == user.id).limit(1)) is None:
         return []
-
     asker = aliased(User)
-    answered = exists().where(and_(Comment.post_id == AnswerRequest.post_id, Comment.author_id == user.id,
-                                   Comment.deleted_at.is_(None), Comment.hidden_at.is_(None),
-                                   Comment.created_at >= AnswerRequest.created_at))
     readable = select(Community.id).where(access.readable_clause(user))
     rows = db.session.execute(
         select(Post, asker, AnswerRequest.created_at).options(joinedload(Post.community))
         .join(AnswerRequest, AnswerRequest.post_id == Post.id)
         .outerjoin(asker, asker.id == AnswerRequest.asker_id)
-        .where(AnswerRequest.person_id == user.id, ~answered, Post.deleted_at.is_(None),
+        .where(AnswerRequest.person_id == user.id, ~_answered_since(user.id), Post.deleted_at.is_(None),
                Post.hidden_at.is_(None), Post.held_at.is_(None), Post.locked_at.is_(None),
                Post.community_id.in_(readable))
         .order_by(AnswerRequest.created_at.desc(), AnswerRequest.id.desc()).limit(limit))

@@ -100,9 +100,10 @@ def _close_form(formdata=True) -> CloseAccountForm:
 def _render_person(user, roles_form=None, suspend_form=None, status: int = 200, close_form=None):
     roles_form = roles_form or RolesForm(formdata=None, obj=user)
     suspend_form = suspend_form or SuspendForm(formdata=None)
+    closed = privacy.is_closed(user)
     return render_template("admin/person.html", person=user, roles_form=roles_form,
                            suspend_form=suspend_form, unsuspend_form=EmptyForm(formdata=None),
-                           close_form=close_form or _close_form(False), closed=(closed := privacy.is_closed(user)),
+                           close_form=close_form or _close_form(False), closed=closed,
                            sole_managed=[] if closed else privacy.sole_managed(user),
                            exports=privacy.exports_of(current_user, user)), status
 

@@ -122,6 +122,7 @@ def post_view(viewer, pacc: access.PostAccess) -> dict:
         "experts": badges,
         "notes": moderation.notes_for(viewer, pacc),  # internal notes: None unless the viewer is staff here
         "asked": asks.asked_on(viewer, post),  # who was asked to answer, and who did
+        "ask_open": asks.takes_answers(post),  # the ask form and buttons
         "ask_suggestions": asks.suggestions(viewer, post, badges),  # experts of its topics, one click
     }
 
