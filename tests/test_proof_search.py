@@ -19,6 +19,7 @@ they share a community with), and it carries nothing of the communities they bel
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
 from tests import proof_world as pw
@@ -308,3 +309,50 @@ def test_the_search_page_shows_nothing_the_person_may_not_see(sworld, app):
             if resp.status_code != 200 or leaked:
                 failures.append(f"{kind}/{home} /search?q={q}: {resp.status_code}, shows {leaked}")
     assert not failures, "\n".join(failures)
+
+
+def test_expert_documents_follow_their_topic_person_and_assignment(sworld, app):
+    """Renaming a topic or its expert, changing the note, removing an expert and deleting a
+    topic reach the expert documents (the index then equals the database), and the new words
+    are found by the topic's readers only."""
+    from app.models import ExpertAssignment, Topic, User
+    from app.search import rebuild
+    from app.services import communities, experts, search
+
+    places = sworld.world.places
+    with app.app_context():
+        admin = db.session.get(User, sworld.people[("admin", "open")].id)
+        private = places["private"]
+        communities.update_topic(admin, private.slug, private.topic_slug, "Renamed mkrenamedprivatezq")
+        xena = db.session.scalar(select(User).where(User.display_name == "Xena Expert"))
+        xena.display_name = "Xandra mkxandraexpertzq"
+        note = db.session.scalar(select(ExpertAssignment).join(Topic).where(
+            Topic.id == places["open"].topic_id))
+        note.note = "Now mknewnoteopenzq"
+        db.session.commit()
+        internal = places["internal"]
+        gone = db.session.scalar(select(ExpertAssignment.id).join(Topic).where(Topic.id == internal.topic_id))
+        experts.remove(admin, internal.slug, internal.topic_slug, gone)
+        db.session.commit()
+        search.sync()
+        assert rebuild.check().differences == []
+        topic_slug = db.session.get(Topic, private.topic_id).slug
+        for kind, home, person in sworld.viewers():
+            who = db.session.get(User, person.id) if person else None
+            found = search.search(who, "mkrenamedprivatezq", record=False, correct=False)
+            assert {i.type for i in found.items} == ({"topic", "expert", "post"} if may_read(kind, home, "private")
+                                                     else set()), (kind, home, found.items)
+            assert (search.search(who, "mknewnoteopenzq", record=False).total > 0) == may_read(kind, home, "open")
+            assert search.search(who, word("xnote", "internal"), record=False, correct=False).total == 0
+            xandra = search.search(who, "mkxandraexpertzq", record=False, correct=False)
+            want = {"expert"} if may_read(kind, home, "open") else set()
+            if person is not None and (kind in EMPLOYEES or kind in {"customer", "partner", "customer_member"}):
+                want.add("person")  # Xena is in the open community, where every external here is too
+            assert {i.type for i in xandra.items} == want, (kind, home, xandra.items)
+            assert all(i.obj.topic_id != internal.topic_id for i in xandra.items if i.type == "expert")
+        communities.delete_topic(admin, private.slug, topic_slug)
+        search.sync()
+        assert rebuild.check().differences == []
+        staff = db.session.get(User, sworld.people[("admin", "open")].id)
+        assert search.search(staff, "mkrenamedprivatezq", record=False, correct=False).total == 0
+
