@@ -418,7 +418,7 @@ def _present(viewer, hits: list[engine.Hit], terms: dict[str, set[str]], languag
                 items[f"expert:{pk}"] = Item(
                     "expert", pk, _url("communities.topic", slug=t.community.slug, topic_slug=t.slug),
                     hl(a.user.display_name, whole=True, words=title_terms),
-                    hl(f"Expert of {t.name}" + (f": {a.note}" if a.note else "")), a,
+                    hl(a.note) if a.note else [], a,
                     {"topic": t, "community": t.community})
     if by_type.get("message"):
         from app.models import ChatMessage
