@@ -227,7 +227,10 @@ def check_organisation(world) -> None:
     kn = d.section("knowledge")
     assert figures(kn)["Searches"] == 5
     assert figures(kn)["Searches without a result"] == pytest.approx(3 / 5)
-    assert kn.table("search-missed").rows == [["warranty", 2], ["zipper", 1]]
+    # "warranty" (two people) and "zipper" (one) are counted above but not named: a text is
+    # listed once MISSED_MIN_PEOPLE (3) different people typed it (issue 13; the list's counts
+    # and case folding: test_missed_searches_name_a_text_only_once_several_people_typed_it)
+    assert kn.table("search-missed").rows == []
     assert figures(kn)["Questions with an accepted answer"] == pytest.approx(1 / 4)
     assert figures(kn)["Views of answered questions"] == 2
 
@@ -353,8 +356,9 @@ def test_private_communities_are_counted_but_not_named(world):
 def test_csv_export_is_injection_safe(world):
     scope = insight.organisation_scope(world.boss)
     at(NOW)
-    db.session.add(SearchLog(user_id=world.c1.id, query="=HYPERLINK(\"http://x\")", result_count=0, filters={},
-                             created_at=NOW))
+    for who in (world.c1, world.c2, world.p1):  # listed once three people typed it
+        db.session.add(SearchLog(user_id=who.id, query="=HYPERLINK(\"http://x\")", result_count=0, filters={},
+                                 created_at=NOW))
     db.session.commit()
     chosen, _ = insight.resolve_filters(scope, period="4w")
     text = insight.table(scope, chosen, "search-missed").csv_text()
@@ -449,3 +453,42 @@ def test_rollup_command(runner, app):
     result = runner.invoke(args=["insight", "rollup", "--all"])
     assert result.exit_code == 0 and "week(s) rolled up (every week)" in result.output
     clock.reset()
+
+
+def test_missed_searches_name_a_text_only_once_several_people_typed_it(world):
+    """What one person typed stays theirs (issue 13): a search without a result appears in the
+    list (and its CSV) only once MISSED_MIN_PEOPLE different people typed it, however often
+    one person repeats it; every search still counts in the figures."""
+    from app.services.insight import knowledge_sources
+
+    least = knowledge_sources.MISSED_MIN_PEOPLE
+    people = [world.c1, world.c2, world.p1, world.s1, world.s2, world.i1, world.v1][:least + 1]
+    assert least >= 2 and len(people) == least + 1
+    before = figures(org(world).section("knowledge"))["Searches"]
+    added = 0
+    for k in range(1, least + 2):  # typed by 1 .. least + 1 different people
+        for i, who in enumerate(people[:k]):
+            for _ in range(least + 2 if i == 0 else 1):  # the first one repeats it often
+                db.session.add(SearchLog(user_id=who.id, query=f"Zqmiss{k} Secret Title", result_count=0,
+                                         filters={}, created_at=NOW - timedelta(days=1)))
+                added += 1
+    db.session.commit()
+    kn = org(world).section("knowledge")
+    listed = {q: n for q, n in kn.table("search-missed").rows}
+    for k in range(1, least + 2):
+        text = f"zqmiss{k} secret title"
+        assert (text in listed) == (k >= least), (k, listed)
+        if k >= least:
+            assert listed[text] == least + 1 + k   # every time it was typed
+    scope = insight.organisation_scope(world.boss)
+    chosen, _ = insight.resolve_filters(scope, period="4w")
+    csv_text = insight.table(scope, chosen, "search-missed").csv_text()
+    for k in range(1, least):
+        assert f"zqmiss{k}" not in csv_text
+    assert figures(kn)["Searches"] == before + added  # counted, only not named
+    # the people filters narrow who counts: among customers only, fewer different people
+    customers = org(world, kind="customer").section("knowledge")
+    named = {q for q, _n in customers.table("search-missed").rows}
+    distinct_customers = sum(1 for who in people if who.kind.value == "customer")
+    for k in range(1, least + 2):
+        assert (f"zqmiss{k} secret title" in named) == (min(k, distinct_customers) >= least), (k, named)

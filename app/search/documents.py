@@ -155,21 +155,6 @@ def build_comments(pks: list[int]) -> dict[int, dict]:
 
 # --- people -------------------------------------------------------------------------------
 
-def _expert_topics(pks: list[int]) -> dict[int, list[tuple[int, str]]]:
-    """Topics each person is a current expert of (when the experts feature exists)."""
-    try:
-        from app.models import ExpertAssignment
-    except ImportError:
-        return {}
-    found: dict[int, list] = defaultdict(list)
-    rows = db.session.execute(select(ExpertAssignment.user_id, Topic.id, Topic.name)
-                              .join(Topic, Topic.id == ExpertAssignment.topic_id)
-                              .where(ExpertAssignment.user_id.in_(pks), ExpertAssignment.removed_at.is_(None)))
-    for user_id, topic_id, name in rows:
-        found[user_id].append((topic_id, name))
-    return found
-
-
 def build_people(pks: list[int]) -> dict[int, dict]:
     rows = db.session.execute(
         select(User.id, User.display_name, User.handle, User.kind, User.department_id, Department.name,
@@ -185,15 +170,14 @@ def build_people(pks: list[int]) -> dict[int, dict]:
     for user_id, community_id in db.session.execute(
             select(Membership.user_id, Membership.community_id).where(Membership.user_id.in_(pks))):
         members[user_id].append(str(community_id))
-    experts = _expert_topics(pks)
     docs = {}
     for uid, name, handle, kind, dept_id, dept, job, org, bio, languages, created in rows:
-        expert = experts.get(uid, [])
+        # only what the profile shows to whoever may see the person: the topics someone is an
+        # expert of live in their communities, so they are documents of their own ("expert")
         docs[uid] = {
             "id": f"person:{uid}", "type": "person", "title": f"{name} {handle}",
             "body": " ".join(x for x in (job, dept, org, bio, languages) if x),
-            "expertise": " ".join(tags.get(uid, []) + [n for _i, n in expert]),
-            "topics": " ".join(n for _i, n in expert), "topic_ids": " ".join(str(i) for i, _n in expert),
+            "expertise": " ".join(tags.get(uid, [])),
             "author": handle, "author_id": str(uid), "author_kind": _value(kind), "department": str(dept_id or ""),
             "members": " ".join(members.get(uid, [])), "created": seconds(created), "day": day_number(created), "votes": 0,
             "spell": f"{name} {' '.join(tags.get(uid, []))}",
@@ -214,6 +198,9 @@ def _person_cascade(old: dict | None, new: dict | None) -> list[str]:
     chat = getattr(models, "ChatMessage", None)
     if chat is not None:
         out += [f"message:{i}" for i in db.session.scalars(select(chat.id).where(chat.author_id == uid))]
+    expert = getattr(models, "ExpertAssignment", None)
+    if expert is not None:
+        out += [f"expert:{i}" for i in db.session.scalars(select(expert.id).where(expert.user_id == uid))]
     return out
 
 
@@ -241,7 +228,7 @@ def build_topics(pks: list[int]) -> dict[int, dict]:
     return {tid: {"id": f"topic:{tid}", "type": "topic", "community": str(cid), "title": name,
                   "topics": f"{name} {slug.replace('-', ' ')}", "topic_ids": str(tid), "body": description or "",
                   "created": seconds(created), "day": day_number(created), "votes": 0, "spell": name,
-                  "sig": f"{name}|{slug}"}
+                  "sig": f"{name}|{slug}|{cid}"}
             for tid, cid, name, slug, description, created in rows}
 
 
@@ -250,7 +237,7 @@ def _topic_cascade(old: dict | None, new: dict | None) -> list[str]:
     if old is None or (new is not None and old.get("sig") == new.get("sig")):
         return []
     tid = (new or old)["id"].split(":")[1]
-    return [f"post/topic_ids={tid}", f"person/topic_ids={tid}"]
+    return [f"post/topic_ids={tid}", f"expert/topic_ids={tid}"]
 
 
 # --- chat messages (the live feature) -----------------------------------------------------
@@ -267,6 +254,34 @@ def build_messages(pks: list[int]) -> dict[int, dict]:
                   "created": seconds(created), "day": day_number(created), "votes": 0,
                   **_author_fields(authors.get(author_id))}
             for mid, cid, body_html, created, author_id in rows}
+
+
+# --- experts of topics ----------------------------------------------------------------------
+
+def build_experts(pks: list[int]) -> dict[int, dict]:
+    """One document per current expert assignment: the person, the topic and the manager's
+    note. It lives in the topic's community (the "content" rule), as the topic page that lists
+    the experts does: who may not read the community finds neither the topic nor its experts
+    (a person's own document carries no expert topics)."""
+    from app.models import ExpertAssignment
+
+    rows = db.session.execute(
+        select(ExpertAssignment.id, ExpertAssignment.user_id, ExpertAssignment.note, ExpertAssignment.assigned_at,
+               Topic.id, Topic.community_id, Topic.name, Topic.slug, User.display_name)
+        .join(Topic, Topic.id == ExpertAssignment.topic_id).join(User, User.id == ExpertAssignment.user_id)
+        .where(ExpertAssignment.id.in_(pks), ExpertAssignment.removed_at.is_(None))).all()
+    authors = _authors({r[1] for r in rows})
+    docs = {}
+    for aid, uid, note, assigned, tid, cid, topic, slug, name in rows:
+        author = authors.get(uid)
+        docs[aid] = {
+            "id": f"expert:{aid}", "type": "expert", "community": str(cid),
+            "title": f"{name} {author[1] if author else ''}".strip(), "body": note or "",
+            "topics": f"{topic} {slug.replace('-', ' ')}", "topic_ids": str(tid), "expertise": topic,
+            "created": seconds(assigned), "day": day_number(assigned), "votes": 0, "spell": f"{name} {topic}",
+            **_author_fields(author),
+        }
+    return docs
 
 
 # --- registration -------------------------------------------------------------------------
@@ -306,8 +321,12 @@ def _register() -> None:
 
     expert_model = getattr(models, "ExpertAssignment", None)
     if expert_model is not None:
-        registry.track(expert_model, lambda a: [f"person:{a.user_id}"], bulk=(expert_model.user_id, "person"),
-                       fields={"topic_id", "user_id", "removed_at"})
+        registry.document_type(DocType(
+            "expert", "Experts", "content", build_experts,
+            lambda size: _in_batches(select(expert_model.id).where(expert_model.removed_at.is_(None)), size),
+            order=45))
+        registry.track(expert_model, lambda a: [f"expert:{a.id}"], bulk=(expert_model.id, "expert"),
+                       fields={"topic_id", "user_id", "removed_at", "note"})
     chat_model = getattr(models, "ChatMessage", None)
     if chat_model is not None:
         registry.document_type(DocType(

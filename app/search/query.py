@@ -35,6 +35,7 @@ from whoosh.scoring import BM25FScorer
 from whoosh.util.numeric import byte_to_length
 
 from app import clock
+from app.search import registry
 from app.search import schema as search_schema
 from app.search.documents import day_number
 
@@ -54,7 +55,8 @@ KIND_WORDS = {"idea": "idea", "ideas": "idea", "question": "question", "question
 TYPE_WORDS = {"post": "post", "posts": "post", "comment": "comment", "comments": "comment", "person": "person",
               "people": "person", "persons": "person", "user": "person", "users": "person",
               "community": "community", "communities": "community", "topic": "topic", "topics": "topic",
-              "message": "message", "messages": "message", "chat": "message"}
+              "message": "message", "messages": "message", "chat": "message", "expert": "expert",
+              "experts": "expert"}
 STATUS_WORDS = {"new": "new", "under review": "under_review", "under_review": "under_review",
                 "under-review": "under_review", "review": "under_review", "planned": "planned",
                 "in progress": "in_progress", "in_progress": "in_progress", "in-progress": "in_progress",
@@ -191,9 +193,19 @@ def _people_terms(perms: Permissions) -> frozenset[tuple[str, str]]:
     return frozenset(terms)
 
 
+def _rule_types(rule: str) -> tuple[str, ...]:
+    """The document types whose permission rule is `rule` (app/search/registry.py)."""
+    return tuple(sorted(t.name for t in registry.doc_types() if t.rule == rule))
+
+
 def local_restriction(searcher, reader, seg_key, perms: Permissions, hidden: frozenset[str] | None):
     """("all" | "none" | "allow" | "mask", local docnum set) for one segment and one viewer.
-    `hidden` (employees only): communities whose content they may not read."""
+    `hidden` (employees only): communities whose content they may not read.
+
+    Each document type is filtered by its registered rule: "content" (posts, comments, chat,
+    topics, experts): its community must be readable; "community": readable, or for employees
+    discoverable (every community); "person": the people the viewer may see. A document whose
+    type has no rule is seen by nobody but staff."""
     if not perms.active:
         return "none", None
     if perms.everything:
@@ -205,27 +217,35 @@ def local_restriction(searcher, reader, seg_key, perms: Permissions, hidden: fro
             out |= _cache._local(reader, seg_key, fieldname, value)
         return out
 
+    content_types, community_types = _rule_types("content"), _rule_types("community")
+    person_types = _rule_types("person")
+    known = frozenset(content_types + community_types + person_types)
     if perms.discover_all and perms.people_all:
-        if not hidden:
-            return "all", None
-        key = (seg_key, "mask", hidden)
+        key = (seg_key, "mask", hidden, known)
         mask = _cache._get(_cache.combined, key)
         if mask is None:
-            mask = local(("community", c) for c in hidden) - _cache._local(reader, seg_key, "type", "community")
+            mask = local(("community", c) for c in hidden or ()) - local(("type", t) for t in community_types)
+            if _unknown_types(reader, known):
+                mask |= set(range(reader.doc_count_all())) - local(("type", t) for t in known)
             _cache._put(_cache.combined, key, mask, _cache.combined_size)
         return "mask", mask
     readable = frozenset(str(c) for c in perms.readable)
     people = _people_terms(perms)
-    key = (seg_key, "allow", readable, perms.discover_all, people)
+    key = (seg_key, "allow", readable, perms.discover_all, people, known)
     allow = _cache._get(_cache.combined, key)
     if allow is None:
-        content = local(("community", c) for c in readable)
-        if perms.discover_all:
-            content |= _cache._local(reader, seg_key, "type", "community")
-        persons = _cache._local(reader, seg_key, "type", "person")
-        allow = (content - persons) | (local(people) & persons)
+        in_readable = local(("community", c) for c in readable)
+        allow = in_readable & local(("type", t) for t in content_types)
+        communities = local(("type", t) for t in community_types)
+        allow |= communities if perms.discover_all else communities & in_readable
+        allow |= local(people) & local(("type", t) for t in person_types)
         _cache._put(_cache.combined, key, allow, _cache.combined_size)
     return "allow", allow
+
+
+def _unknown_types(reader, known: frozenset[str]) -> bool:
+    """Whether the segment holds documents of a type without a registered rule."""
+    return any((v.decode() if isinstance(v, bytes) else v) not in known for v in reader.lexicon("type"))
 
 
 def _hidden(searcher, perms: Permissions) -> frozenset[str] | None:
@@ -348,7 +368,7 @@ def _rewrite(q, resolve: Resolver | None):
         if fieldname == "type":
             mapped = TYPE_WORDS.get(value)
             if mapped is None:
-                raise QueryError(f"type: can be post, comment, message, person, community or topic (not “{value}”).")
+                raise QueryError(f"type: can be post, comment, message, person, expert, community or topic (not “{value}”).")
             return wq.Term("type", mapped)
         if fieldname == "author":
             return wq.Term("author", value.lstrip("@"))

@@ -7,9 +7,13 @@
 - `document_type(DocType(...))`: how documents of one type are built from the database
   (`build(pks) -> {pk: fields}`; a pk missing from the answer is removed from the index), how to
   list all of them for a rebuild, and which permission rule the query applies:
-    "content"   readable communities (posts, comments, topics, chat messages)
-    "community" discoverable communities
-    "person"    people the viewer may see (access.people_clause semantics)
+    "content"   readable communities (posts, comments, topics, experts of topics, chat messages)
+    "community" discoverable communities (a community's own name and description)
+    "person"    people the viewer may see (access.people_clause semantics); a person's document
+                carries nothing that belongs to a community (not even the topics they are an
+                expert of: those are "expert" documents in the topic's community)
+  app/search/query.py applies exactly these rules; a document of a type without a rule is
+  seen by staff only.
 
 A feature that adds searchable content (e.g. the chat) calls both at import time.
 """

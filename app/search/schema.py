@@ -17,7 +17,7 @@ from whoosh import columns, fields
 from whoosh.analysis import LanguageAnalyzer, LowercaseFilter, RegexTokenizer
 from whoosh.lang import has_stemmer
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: experts of topics are documents of their own (issue 13)
 DEFAULT_LANGUAGE = "en"
 
 

@@ -228,7 +228,7 @@ def search(viewer, text: str, *, filters: dict | None = None, sort: str = "relev
         logged = dict(filters, corrected=result.query) if result.corrected_from else filters
         _record(viewer, text, 0 if result.corrected_from else outcome.total, logged, sort)
     result.items = _present(viewer, outcome.hits, outcome.terms, language)
-    result.facets = _facets(outcome.facets, filters)
+    result.facets = _facets(viewer, outcome.facets, filters)
     result.tabs = _tabs(outcome.type_counts, filters.get("type"))
     return result
 
@@ -257,7 +257,7 @@ def _tabs(counts: dict[str, int], selected: str | None) -> list[Tab]:
     return tabs
 
 
-def _facets(raw: dict[str, list[tuple[str, int]]], filters: dict) -> list[Facet]:
+def _facets(viewer, raw: dict[str, list[tuple[str, int]]], filters: dict) -> list[Facet]:
     labels: dict[str, dict[str, str]] = {
         "kind": {k.value: k.label for k in PostKind},
         "status": {s.value: s.label for s in IdeaStatus},
@@ -265,13 +265,16 @@ def _facets(raw: dict[str, list[tuple[str, int]]], filters: dict) -> list[Facet]
         "date": {key: label for key, label, _d in engine.DATE_BUCKETS},
     }
     ids = {name: [int(v) for v, _c in raw.get(name, []) if v.isdigit()] for name in ("community", "topic", "department")}
+    # labels (and so options) only for what the viewer may know: a value the index counted for
+    # something else is dropped here (second guard), never shown with its name
     if ids["community"]:
         labels["community"] = {str(i): n for i, n in db.session.execute(
-            select(Community.id, Community.name).where(Community.id.in_(ids["community"])))}
+            select(Community.id, Community.name).where(Community.id.in_(ids["community"]),
+                                                       access.discoverable_clause(viewer)))}
     if ids["topic"]:
         labels["topic"] = {str(i): f"{n} ({c})" for i, n, c in db.session.execute(
             select(Topic.id, Topic.name, Community.name).join(Community, Community.id == Topic.community_id)
-            .where(Topic.id.in_(ids["topic"])))}
+            .where(Topic.id.in_(ids["topic"]), access.readable_clause(viewer)))}
     if ids["department"]:
         labels["department"] = {str(i): n for i, n in db.session.execute(
             select(Department.id, Department.name).where(Department.id.in_(ids["department"])))}
@@ -395,6 +398,28 @@ def _present(viewer, hits: list[engine.Hit], terms: dict[str, set[str]], languag
                 items[f"topic:{pk}"] = Item("topic", pk, _url("communities.topic", slug=t.community.slug,
                                                                 topic_slug=t.slug),
                                             hl(t.name, whole=True, words=title_terms), hl(t.description), t)
+    if by_type.get("expert"):
+        from app.models import ExpertAssignment
+
+        pks = by_type["expert"]
+        rows = {a.id: a for a in db.session.scalars(
+            select(ExpertAssignment).options(joinedload(ExpertAssignment.user),
+                                             joinedload(ExpertAssignment.topic).joinedload(Topic.community))
+            .where(ExpertAssignment.id.in_(pks)))}
+        allowed = set(db.session.scalars(
+            select(ExpertAssignment.id).join(Topic, Topic.id == ExpertAssignment.topic_id)
+            .join(Community, Community.id == Topic.community_id)
+            .where(ExpertAssignment.id.in_(pks), ExpertAssignment.removed_at.is_(None),
+                   access.readable_clause(viewer))))
+        _guard("expert", rows, allowed)
+        for pk, a in rows.items():
+            if pk in allowed:
+                t = a.topic
+                items[f"expert:{pk}"] = Item(
+                    "expert", pk, _url("communities.topic", slug=t.community.slug, topic_slug=t.slug),
+                    hl(a.user.display_name, whole=True, words=title_terms),
+                    hl(a.note) if a.note else [], a,
+                    {"topic": t, "community": t.community})
     if by_type.get("message"):
         from app.models import ChatMessage
 

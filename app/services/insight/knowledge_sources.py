@@ -4,6 +4,11 @@ index and is small next to the activity tables.
 
 On a community's dashboard (or with the community filter) only the searches made inside that
 community (the search's community filter) count. The people filters apply to who searched.
+
+What people typed is theirs: a search that found nothing can be the title of a post in a
+private community typed by one of its members. The list of missed searches therefore names a
+text only once at least MISSED_MIN_PEOPLE different people typed it (in the period and
+filters shown); the counts above include every search.
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ from app.services.insight.report import INT, PCT, TEXT, WEEK, Chart, Column, Fig
 from app.services.insight.sql import sql_week, week_start
 
 TOP_MISSED = 15
+#: a search text without a result is listed only once this many different people typed it
+MISSED_MIN_PEOPLE = 3
 
 
 @dataclass
@@ -30,7 +37,7 @@ class Searches:
 def _log(ctx):
     from app.services.insight.sections import P, _dt
 
-    stmt = (select(SearchLog.query, SearchLog.result_count, SearchLog.created_at)
+    stmt = (select(SearchLog.query, SearchLog.result_count, SearchLog.created_at, SearchLog.user_id)
             .where(SearchLog.created_at >= _dt("start"), SearchLog.created_at < _dt("end")))
     people = ctx.people()
     if people:
@@ -54,7 +61,8 @@ def searches(ctx) -> Searches:
         log = _log(ctx)
         text = func.lower(func.trim(log.c.query))
         return (select(text.label("q"), func.count().label("n")).where(log.c.result_count == 0)
-                .group_by(text).order_by(func.count().desc(), text).limit(TOP_MISSED))
+                .group_by(text).having(func.count(func.distinct(log.c.user_id)) >= MISSED_MIN_PEOPLE)
+                .order_by(func.count().desc(), text).limit(TOP_MISSED))
 
     weekly = {w: (int(n), int(z or 0)) for w, n, z in ctx.rows("search.weekly", weekly_build)}
     total = sum(n for n, _z in weekly.values())
@@ -71,7 +79,10 @@ def searches(ctx) -> Searches:
     out.tables.append(Table("search-missed", "What people look for and do not find", [
         Column("query", "Search", TEXT), Column("n", "Times searched without a result")],
         [[q, int(n)] for q, n in top], Chart("hbar", ("n",)),
-        empty_message="Every search found something in this period."))
+        empty_message=f"No search without a result was typed by {MISSED_MIN_PEOPLE} or more different people "
+                      "in this period.",
+        note=f"A search is listed once {MISSED_MIN_PEOPLE} or more different people typed it: what one person "
+             "typed stays theirs."))
     out.figures = [Figure("Searches", total, INT),
                    Figure("Searches without a result", _share(missed, total), PCT, f"{missed} of {total}")]
     if ctx.by_community:
