@@ -85,6 +85,9 @@ class Config:
     PERMANENT_SESSION_LIFETIME = 12 * 3600
     # A signed-in session ends after this long without a request, and this long after sign-in
     # whatever happens (a "keep me signed in" cookie then signs the browser in again).
+    # How long a request waits for the database's write lock (SQLite) before it answers 503
+    # with Retry-After instead of waiting on.
+    KRING_DB_LOCK_WAIT_MS = int(os.environ.get("KRING_DB_LOCK_WAIT_MS", "10000"))
     KRING_SESSION_IDLE_MINUTES = int(os.environ.get("KRING_SESSION_IDLE_MINUTES", "60"))
     KRING_SESSION_MAX_HOURS = int(os.environ.get("KRING_SESSION_MAX_HOURS", "12"))
     # Administrators must set up a second factor (TOTP) before they can do anything else.

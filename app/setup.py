@@ -51,7 +51,7 @@ def init_database(app: Flask) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves below
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={int(app.config.get('KRING_DB_LOCK_WAIT_MS', 10000))}")
         if ":memory:" not in str(engine.url):
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -67,6 +67,8 @@ def _wants_write() -> bool:
     BEGIN, so a read-then-write transaction never fails with an instant 'database is locked'."""
     from flask import has_request_context
 
+    if has_request_context() and g.get("kring_busy"):
+        return False  # the 503 page after a lock not granted only reads
     if has_request_context() and request.method in ("GET", "HEAD", "OPTIONS"):
         return bool(g.get("kring_write"))
     return True
@@ -200,9 +202,34 @@ def register_errors(app: Flask) -> None:
     def _crash(exc):
         if isinstance(exc, HTTPException):
             return _http(exc)
+        if database_busy(exc):
+            log.warning("database busy on %s %s: %s", request.method, request.path, exc)
+            db.session.rollback()
+            g.kring_busy = True
+            body, status = render(503, "Busy for a moment",
+                                  "Many people are writing at once. Nothing was lost: try again in a few seconds.")
+            response = make_response(body, status)
+            response.headers["Retry-After"] = "5"
+            return response
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         return render(500, "Something went wrong", "We logged the error. Please try again in a moment.")
+
+
+_BUSY_MARKERS = ("database is locked", "database table is locked", "lock timeout",
+                 "could not obtain lock", "deadlock detected", "the database system is starting up",
+                 "the database system is shutting down", "connection refused", "server closed the connection")
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether an error means the database is busy or away for a moment (a lock not granted in
+    time, a restart), not a bug: the request answers 503 with Retry-After, never 500."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if not isinstance(exc, OperationalError | DBAPIError):
+        return False
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, OperationalError) and any(marker in text for marker in _BUSY_MARKERS)
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -65,3 +65,44 @@ def test_people_commenting_and_voting_at_once_lose_nothing(app, make):
         assert votes == PEOPLE == post.vote_count
         bodies = set(db.session.scalars(select(Comment.body).where(Comment.post_id == idea_id)))
         assert bodies == {f"Comment {i} by writer {n}" for n in range(PEOPLE) for i in range(COMMENTS_EACH)}
+
+
+def test_a_write_that_cannot_get_the_lock_in_time_answers_503_and_changes_nothing(app, make):
+    """Someone else holds SQLite's write lock longer than a request may wait: the writer gets
+    503 with Retry-After (never a 500), reading pages still works, and once the lock is free the
+    same request succeeds."""
+    import sqlite3
+
+    import pytest
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("SQLite's write lock")
+    community = make.community("open")
+    person = make.user("employee")
+    make.member(community, person)
+    with app.app_context():
+        idea = posts.create(db.session.get(User, person.id), community.slug, "idea", "Locked idea", "Body")
+        idea_id = idea.id
+        db_path = db.engine.url.database
+        db.engine.dispose()  # new connections wait only briefly for the lock
+    app.config["KRING_DB_LOCK_WAIT_MS"] = 100
+    client = app.test_client()
+    login(client, person)
+    token = csrf_token(client, f"/p/{idea_id}")
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        busy = client.post(f"/p/{idea_id}/comments", data={"body": "Waiting comment", "csrf_token": token})
+        assert busy.status_code == 503
+        assert busy.headers["Retry-After"].isdigit()
+        assert "try again" in busy.get_data(as_text=True)
+        assert client.get(f"/c/{community.slug}").status_code == 200
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 0
+    done = client.post(f"/p/{idea_id}/comments", data={"body": "Waiting comment", "csrf_token": token})
+    assert done.status_code in (302, 303)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
