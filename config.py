@@ -95,6 +95,10 @@ class Config:
 
     # Uploads
     MAX_CONTENT_LENGTH = int(os.environ.get("KRING_MAX_UPLOAD_BYTES", str(64 * 1024 * 1024)))
+    # Pixel limits, read from an image's header before it is decoded (a small PNG can declare
+    # 80 megapixels and take a gigabyte to decode): avatars and covers, and attachments.
+    AVATAR_MAX_PIXELS = int(os.environ.get("KRING_AVATAR_MAX_PIXELS", str(16_000_000)))
+    IMAGE_MAX_PIXELS = int(os.environ.get("KRING_IMAGE_MAX_PIXELS", str(25_000_000)))
     AVATAR_MAX_BYTES = int(os.environ.get("KRING_AVATAR_MAX_BYTES", str(5 * 1024 * 1024)))
     IMAGE_MAX_BYTES = int(os.environ.get("KRING_IMAGE_MAX_BYTES", str(10 * 1024 * 1024)))
     VIDEO_MAX_BYTES = int(os.environ.get("KRING_VIDEO_MAX_BYTES", str(50 * 1024 * 1024)))

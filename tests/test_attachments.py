@@ -390,13 +390,14 @@ def test_pages_load_the_script_once_and_give_it_a_csrf_token_for_the_preview(app
     with app.app_context():
         community = make.community("open", topics=("Trips",))
     client = login_as(make.user("customer"))
+    make.user("employee", name="Bob")
     page = client.get(f"/c/{community.slug}/new").get_data(as_text=True)
     assert page.count("js/kring.js") == 1 and 'data-preview="/api/preview"' in page
     token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
     assert client.post("/api/preview", data={"body": "**hi**"}).status_code == 400  # no token
     resp = client.post("/api/preview", data={"body": "**hi** @bob"}, headers={"X-CSRFToken": token})
     assert resp.status_code == 200
-    assert resp.get_json()["html"] == '<p><strong>hi</strong> <a href="/people/bob" rel="nofollow ugc noopener">@bob</a></p>'
+    assert resp.get_json()["html"].strip() == '<p><strong>hi</strong> <a href="/people/bob" rel="nofollow ugc noopener">@bob</a></p>'
     assert client.post("/signout", data={"csrf_token": token}).status_code == 302
     signin = client.get("/signin")
     assert signin.status_code == 200 and 'name="csrf-token"' not in signin.get_data(as_text=True)

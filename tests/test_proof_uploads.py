@@ -219,3 +219,55 @@ def test_files_of_a_post_are_404_for_whoever_may_not_read_it(app, site):
     reader = app.test_client()
     login(reader, world.people["customer"])
     assert reader.get(f"/files/{place.attachment_id}/full").status_code == 404
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height pixels in its header but holds almost no data: what
+    a decompression bomb looks like before it is decoded (an 8,900 x 8,900 one took 1 GB)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width,height", [(8_900, 8_900), (6_300, 6_300), (60_000, 500)])
+def test_images_with_too_many_pixels_are_refused_from_their_header_everywhere(app, site, width, height):
+    data = _png_header(width, height)
+    before_files, before_rows = _stored(app), _counts(app)
+    client, place = site["client"], site["world"].places["open"]
+    resp = _new_post(site, [(data, "bomb.png", "image/png")])
+    assert resp.status_code == 400 and "megapixels" in resp.get_data(as_text=True)
+    resp = client.post(f"/p/{place.post_id}/comments", data={
+        "csrf_token": site["token"], "body": "A comment with a file",
+        "files": [(io.BytesIO(data), "bomb.png", "image/png")]}, content_type="multipart/form-data")
+    assert resp.status_code == 400 and "megapixels" in resp.get_data(as_text=True)
+    resp = client.post("/profile/avatar", data={"csrf_token": site["token"],
+                                                "avatar": (io.BytesIO(data), "bomb.png", "image/png")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 400 and "megapixels" in resp.get_data(as_text=True)
+    manager = app.test_client()
+    login(manager, place.people["manager"])
+    resp = manager.post(f"/c/{place.slug}/manage/cover", data={
+        "csrf_token": csrf_token(manager), "cover": (io.BytesIO(data), "bomb.png", "image/png")},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert "megapixels" in resp.get_data(as_text=True)
+    assert _stored(app) == before_files and _counts(app) == before_rows
+
+
+def test_an_image_just_under_the_limit_is_taken_and_shrunk(app, site):
+    app.config["IMAGE_MAX_PIXELS"] = 2_000 * 1_500
+    before = _counts(app)[1]
+    img = Image.new("RGB", (2_000, 1_500), "teal")
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=80)
+    resp = _new_post(site, [(buf.getvalue(), "wide.jpg", "image/jpeg")], title="A wide photo")
+    assert resp.status_code in (302, 303)
+    assert _counts(app)[1] == before + 1
+    app.config["IMAGE_MAX_PIXELS"] = 2_000 * 1_500 - 1
+    resp = _new_post(site, [(buf.getvalue(), "wide.jpg", "image/jpeg")], title="A wide photo again")
+    assert resp.status_code == 400 and "3 megapixels" in resp.get_data(as_text=True).replace("2.99999", "3")

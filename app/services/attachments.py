@@ -40,7 +40,6 @@ from app.services import access, storage
 
 FOLDER = "attachments"
 FULL_SIDE, THUMB_SIDE = 2048, 480
-MAX_PIXELS = 40_000_000  # per frame; larger images are refused (decompression bombs)
 ANIMATION_PIXEL_BUDGET = 30_000_000  # frames x pixels kept as an animation; beyond: first frame
 MAX_FRAMES = 300
 NAME_MAX = 100
@@ -210,16 +209,19 @@ def _image(data: bytes, expected: str, name: str) -> _Prepared:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.format != expected and not (expected == "JPEG" and probe.format == "MPO"):
                 raise _Refused("the file's content is not the image it claims to be.")
+            too_big = storage.pixel_problem(probe.width, probe.height, current_app.config["IMAGE_MAX_PIXELS"])
+            if too_big:  # from the header, before anything is decoded
+                raise _Refused(too_big[0].lower() + too_big[1:])
             probe.verify()
         with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise _Refused("the image has too many pixels.")
             frames = getattr(img, "n_frames", 1)
             if (expected in ("GIF", "WEBP") and 1 < frames <= MAX_FRAMES
                     and frames * img.width * img.height <= ANIMATION_PIXEL_BUDGET):
                 full, ext, ctype, first = _animated(img, expected)
             else:
                 img.seek(0)
+                if expected == "JPEG":
+                    img.draft("RGB", (FULL_SIDE, FULL_SIDE))  # decode at a reduced scale
                 img.load()
                 first = _still(img)
                 full, ext, ctype = _encode(first, expected)

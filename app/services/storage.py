@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import io
 import secrets
+import warnings
 from pathlib import Path
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import ValidationError
+
+# Kring checks every image's pixel count from its header against its own, lower limits
+# (pixel_problem) before anything is decoded; Pillow's warning for large headers adds nothing.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 IMAGE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}
 CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": "image/gif",
@@ -41,8 +46,18 @@ def content_type(key: str) -> str:
     return CONTENT_TYPES.get(key.rsplit(".", 1)[-1].lower(), "application/octet-stream")
 
 
+def pixel_problem(width: int, height: int, max_pixels: int) -> str | None:
+    """What is wrong with an image of width x height for a limit of max_pixels, as a message
+    for the person (None: nothing). Asked with the size from the header, before decoding."""
+    if width * height <= max_pixels:
+        return None
+    side = int(max_pixels ** 0.5)
+    return (f"The image is {width:,} x {height:,} pixels; use at most {max_pixels / 1e6:g} megapixels "
+            f"(for example {side:,} x {side:,}).")
+
+
 def save_image(data: bytes, folder: str, *, max_bytes: int, size: tuple[int, int],
-               field: str = "image", crop: bool = True) -> str:
+               field: str = "image", crop: bool = True, max_pixels: int | None = None) -> str:
     """Validate `data` as an image, re-encode it to PNG (or JPEG for photos) fitted to `size`,
     store it and return its key. Raises ValidationError({field: ...}) for anything else."""
     if not data:
@@ -52,11 +67,17 @@ def save_image(data: bytes, folder: str, *, max_bytes: int, size: tuple[int, int
     try:
         with Image.open(io.BytesIO(data)) as probe:
             fmt = probe.format
+            if fmt not in IMAGE_FORMATS:
+                raise ValidationError({field: "Use a JPEG, PNG, GIF or WebP image."})
+            limit = max_pixels or current_app.config.get("AVATAR_MAX_PIXELS", 16_000_000)
+            too_big = pixel_problem(probe.width, probe.height, limit)
+            if too_big:
+                raise ValidationError({field: too_big})
             probe.verify()
-        if fmt not in IMAGE_FORMATS:
-            raise ValidationError({field: "Use a JPEG, PNG, GIF or WebP image."})
         with Image.open(io.BytesIO(data)) as img:
             img.seek(0)
+            if img.format == "JPEG":
+                img.draft("RGB", (size[0] * 2, size[1] * 2))  # decode at a reduced scale
             img = ImageOps.exif_transpose(img)
             img = ImageOps.fit(img, size) if crop else _shrink(img, size)
             has_alpha = img.mode in ("RGBA", "LA", "P")
