@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import event, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app import errors
 from app.extensions import csrf, db, limiter, login_manager, migrate, socketio
@@ -116,7 +117,17 @@ def init_security(app: Flask) -> None:
         return response
 
 
+class BoundedInt(IntegerConverter):
+    """`<int:...>` that matches only ids a database column can hold (at most 2^63 - 1): a larger
+    number answers 404 on every route instead of overflowing in the driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedInt  # every <int:...> in every route, before any is added
     from app.views import (
         admin,
         api,

@@ -110,3 +110,23 @@ def test_create_admin_cli(app, runner):
         assert db.session.query(AuditEntry).filter_by(target_id=boss.id, target_type="user").count() == 1
     bad = runner.invoke(args=["create-admin", "not an email"])
     assert bad.exit_code != 0 and "not a valid email" in bad.output
+
+
+def test_every_int_route_answers_404_for_ids_above_2_63(app, client):
+    """Walk the URL map: every rule with an <int:...> part, given 2^63, answers 404 (not 500)."""
+    import re as _re
+
+    from werkzeug.routing import IntegerConverter
+
+    huge = str(2**63)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not any(isinstance(conv, IntegerConverter) for conv in rule._converters.values()):
+            continue
+        path = _re.sub(r"<int:[^>]+>", huge, rule.rule)
+        path = _re.sub(r"<[^>]+>", "x", path)
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            response = client.open(path, method=method)
+            assert response.status_code in (400, 404, 405), (method, path, response.status_code)
+            checked += 1
+    assert checked > 20
