@@ -130,3 +130,15 @@ def test_every_int_route_answers_404_for_ids_above_2_63(app, client):
             assert response.status_code in (400, 404, 405), (method, path, response.status_code)
             checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("body", [b"[1,2,3]", b'{"body": 5}', b'{"body": 1e999999}', b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"body": "\\ud800"}', b"{not json", b'{"body": "a\\u0000b"}'])
+def test_malformed_json_to_preview_answers_400_with_a_reason(client, make, body):
+    from tests.conftest import csrf_token, login
+
+    login(client, make.user())
+    response = client.post("/api/preview", data=body, content_type="application/json",
+                           headers={"X-CSRFToken": csrf_token(client)})
+    assert response.status_code == 400, response.data[:200]
+    assert response.get_json()["errors"]["body"]
