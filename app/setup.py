@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -100,13 +101,16 @@ def init_security(app: Flask) -> None:
 
     frames = " ".join(["'self'"] + [EMBED_HOSTS[p] for p in app.config["KRING_VIDEO_PROVIDERS"] if p in EMBED_HOSTS])
     csp = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
-           f"script-src 'self'; connect-src 'self' ws: wss:; frame-src {frames}; object-src 'none'; "
+           f"script-src 'self'; connect-src 'self' {{socket}}; frame-src {frames}; object-src 'none'; "
            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
     @app.after_request
     def security_headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", csp)
+        host = request.host if re.fullmatch(r"[A-Za-z0-9.\[\]:-]{1,255}", request.host or "") else ""
+        socket = f"{'wss' if request.is_secure else 'ws'}://{host}" if host else ""
+        h.setdefault("Content-Security-Policy", csp.replace("{socket}", socket))  # own host only
+        h["Server"] = "Kring"  # not Werkzeug/gunicorn and the Python version
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("X-Frame-Options", "DENY")

@@ -142,3 +142,11 @@ def test_malformed_json_to_preview_answers_400_with_a_reason(client, make, body)
                            headers={"X-CSRFToken": csrf_token(client)})
     assert response.status_code == 400, response.data[:200]
     assert response.get_json()["errors"]["body"]
+
+
+def test_server_header_is_neutral_and_sockets_only_to_the_own_host(client):
+    response = client.get("/", base_url="https://kring.example")
+    assert response.headers["Server"] == "Kring"
+    csp = response.headers["Content-Security-Policy"]
+    connect = next(part for part in csp.split(";") if part.strip().startswith("connect-src")).split()
+    assert connect == ["connect-src", "'self'", "wss://kring.example"]
