@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import event, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app import errors
 from app.extensions import csrf, db, limiter, login_manager, migrate, socketio
@@ -101,13 +103,16 @@ def init_security(app: Flask) -> None:
 
     frames = " ".join(["'self'"] + [EMBED_HOSTS[p] for p in app.config["KRING_VIDEO_PROVIDERS"] if p in EMBED_HOSTS])
     csp = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
-           f"script-src 'self'; connect-src 'self' ws: wss:; frame-src {frames}; object-src 'none'; "
+           f"script-src 'self'; connect-src 'self' {{socket}}; frame-src {frames}; object-src 'none'; "
            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
     @app.after_request
     def security_headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", csp)
+        host = request.host if re.fullmatch(r"[A-Za-z0-9.\[\]:-]{1,255}", request.host or "") else ""
+        socket = f"{'wss' if request.is_secure else 'ws'}://{host}" if host else ""
+        h.setdefault("Content-Security-Policy", csp.replace("{socket}", socket))  # own host only
+        h["Server"] = "Kring"  # not Werkzeug/gunicorn and the Python version
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("X-Frame-Options", "DENY")
@@ -118,7 +123,17 @@ def init_security(app: Flask) -> None:
         return response
 
 
+class BoundedInt(IntegerConverter):
+    """`<int:...>` that matches only ids a database column can hold (at most 2^63 - 1): a larger
+    number answers 404 on every route instead of overflowing in the driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedInt  # every <int:...> in every route, before any is added
     from app.views import (
         admin,
         api,

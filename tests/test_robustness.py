@@ -110,3 +110,43 @@ def test_create_admin_cli(app, runner):
         assert db.session.query(AuditEntry).filter_by(target_id=boss.id, target_type="user").count() == 1
     bad = runner.invoke(args=["create-admin", "not an email"])
     assert bad.exit_code != 0 and "not a valid email" in bad.output
+
+
+def test_every_int_route_answers_404_for_ids_above_2_63(app, client):
+    """Walk the URL map: every rule with an <int:...> part, given 2^63, answers 404 (not 500)."""
+    import re as _re
+
+    from werkzeug.routing import IntegerConverter
+
+    huge = str(2**63)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not any(isinstance(conv, IntegerConverter) for conv in rule._converters.values()):
+            continue
+        path = _re.sub(r"<int:[^>]+>", huge, rule.rule)
+        path = _re.sub(r"<[^>]+>", "x", path)
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            response = client.open(path, method=method)
+            assert response.status_code in (400, 404, 405), (method, path, response.status_code)
+            checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("body", [b"[1,2,3]", b'{"body": 5}', b'{"body": 1e999999}', b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"body": "\\ud800"}', b"{not json", b'{"body": "a\\u0000b"}'])
+def test_malformed_json_to_preview_answers_400_with_a_reason(client, make, body):
+    from tests.conftest import csrf_token, login
+
+    login(client, make.user())
+    response = client.post("/api/preview", data=body, content_type="application/json",
+                           headers={"X-CSRFToken": csrf_token(client)})
+    assert response.status_code == 400, response.data[:200]
+    assert response.get_json()["errors"]["body"]
+
+
+def test_server_header_is_neutral_and_sockets_only_to_the_own_host(client):
+    response = client.get("/", base_url="https://kring.example")
+    assert response.headers["Server"] == "Kring"
+    csp = response.headers["Content-Security-Policy"]
+    connect = next(part for part in csp.split(";") if part.strip().startswith("connect-src")).split()
+    assert connect == ["connect-src", "'self'", "wss://kring.example"]

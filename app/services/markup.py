@@ -1,15 +1,15 @@
-"""Markdown to safe HTML: render with markdown-it-py, then sanitise with an nh3 allowlist.
+"""Markdown to safe HTML: render with markdown-it-py (CommonMark, linear time), then sanitise
+with an nh3 allowlist.
 
-markdown-it-py is a CommonMark parser that runs in linear time on any input (runs of `[`,
-emphasis, backticks or HTML blocks that made Python-Markdown take seconds or crash), so no
-single post can hold a worker. It has no safe mode of its own here (raw HTML is passed on),
-so the sanitiser is what makes the output safe: no script, no event attributes, no style, only
-http/https/mailto links, and every link gets rel="nofollow ugc noopener". Kring adds three
-things: `@handle` mentions of people who exist become links to their profile (not inside code
-or links), bare http(s) URLs become links, and after sanitising, a paragraph that is nothing
-but a link to an allowed video provider becomes an embedded player (built by us from a
-validated id, never from the user's HTML). GitHub-style tables and ~~strikethrough~~ are on,
-and a single newline is a line break, as people type in a chat box.
+markdown-it-py runs in CommonMark mode plus what Kring adds: tables, strikethrough, hard line
+breaks (a newline is a <br>), bare http(s) URLs as links (linkify-it, no fuzzy "example.com"
+links) and `@handle` mentions of people who exist and are active. Its parser is linear in the
+input and bounds nesting (maxNesting), so no crafted text holds a worker for long. Raw HTML is
+parsed and left to the sanitiser, which is what makes the output safe: no script, no event
+attributes, no style, only http/https/mailto links, and every link gets
+rel="nofollow ugc noopener". After it, a paragraph that is nothing but a link to an allowed
+video provider becomes an embedded player (built by us from a validated id, never from the
+user's HTML).
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Iterable
 
 import nh3
-from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup, escape
@@ -36,108 +35,119 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 
-MENTION_RE = r"(?<![@/.])(?<![^\W_])@([a-z0-9](?:[a-z0-9.]{0,38}[a-z0-9])?)"
+MENTION_RE = re.compile(r"(?<![@/.])(?<![^\W_])@([a-z0-9](?:[a-z0-9.]{0,38}[a-z0-9])?)")
 
 
-_MENTION = re.compile(MENTION_RE)
+def source_problem(text: str, max_chars: int) -> str | None:
+    """What is wrong with a text someone typed, as a message for them (None: nothing): too long,
+    or a character no database stores (NUL, a lone surrogate). Every service that takes text
+    asks this; every form's text fields apply the same rule (text_problem)."""
+    if len(text) > max_chars:
+        return f"Use at most {max_chars:,} characters (you wrote {len(text):,})."
+    return text_problem(text)
 
 
-def _existing_handles(candidates: set[str]) -> set[str]:
-    """Which of these handles belong to a person (one query); none outside an app context."""
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(text: str) -> str | None:
+    """The one rule for every text field: no NUL character and no lone surrogate (neither can be
+    stored or encoded). None when the text is fine."""
+    if _UNSTORABLE.search(text):
+        return "The text contains a character that cannot be stored."
+    return None
+
+
+def _parser() -> MarkdownIt:
+    parser = MarkdownIt("commonmark", {"breaks": True, "linkify": True, "html": True})
+    parser.enable(["table", "strikethrough", "linkify"])
+    parser.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
+    parser.core.ruler.push("kring_mentions", _mentions_rule)
+    return parser
+
+
+def _mention_tokens(text: str, known: Callable[[str], bool], state) -> list[Token] | None:
+    """The text split into text and mention-link tokens, or None when it has no known mention."""
+    out: list[Token] = []
+    pos = 0
+    for m in MENTION_RE.finditer(text):
+        if not known(m.group(1)):
+            continue
+        if m.start() > pos:
+            piece = Token("text", "", 0)
+            piece.content = text[pos:m.start()]
+            out.append(piece)
+        link = Token("link_open", "a", 1)
+        link.attrs = {"href": f"/people/{m.group(1)}"}
+        label = Token("text", "", 0)
+        label.content = m.group(0)
+        out += [link, label, Token("link_close", "a", -1)]
+        pos = m.end()
+    if not out:
+        return None
+    if pos < len(text):
+        rest = Token("text", "", 0)
+        rest.content = text[pos:]
+        out.append(rest)
+    return out
+
+
+def _mentions_rule(state) -> None:
+    """Core rule: @handles in text outside links and code become links to the profile, for
+    the handles state.env["known"] accepts (every well-formed one when it is not given)."""
+    known = state.env.get("known") or (lambda handle: True)
+    for block in state.tokens:
+        if block.type != "inline" or not block.children or "@" not in block.content:
+            continue
+        children, depth = [], 0
+        for token in block.children:
+            if token.type == "link_open":
+                depth += 1
+            elif token.type == "link_close":
+                depth -= 1
+            if token.type == "text" and depth == 0 and "@" in token.content:
+                split = _mention_tokens(token.content, known, state)
+                if split:
+                    children += split
+                    continue
+            children.append(token)
+        block.children = children
+
+
+_PARSER = _parser()
+
+
+def _candidates(text: str) -> set[str]:
+    return {m.group(1) for m in MENTION_RE.finditer(text)} if "@" in text else set()
+
+
+def _existing_handles(handles: Iterable[str]) -> set[str]:
+    """Which of `handles` name a real, active person (mentions link only to them). Outside an
+    application context (no database) every well-formed handle counts."""
+    handles = set(handles)
+    if not handles:
+        return handles
     from flask import has_app_context
+
+    if not has_app_context():
+        return handles
     from sqlalchemy import select
 
     from app.extensions import db
     from app.models import User
 
-    if not candidates or not has_app_context():
-        return set()
-    return set(db.session.scalars(select(User.handle).where(User.handle.in_(sorted(candidates)))))
-
-
-def _mention_rule(known: Callable[[set[str]], set[str]]):
-    """A core rule after inline parsing: `@handle` in plain text (not in code, not inside a
-    link) of a person who exists becomes a link to their profile; anything else stays text."""
-
-    def rule(state) -> None:
-        inlines = [t for t in state.tokens if t.type == "inline" and t.children]
-        wanted = {m.group(1) for t in inlines for c in t.children if c.type == "text"
-                  for m in _MENTION.finditer(c.content)}
-        if not wanted:
-            return
-        real = known(wanted)
-        if not real:
-            return
-        for token in inlines:
-            out: list[Token] = []
-            depth = 0
-            for child in token.children:
-                if child.type == "link_open":
-                    depth += 1
-                elif child.type == "link_close":
-                    depth -= 1
-                if child.type != "text" or depth or "@" not in child.content:
-                    out.append(child)
-                    continue
-                out.extend(_split_mentions(child, real))
-            token.children = out
-
-    return rule
-
-
-def _split_mentions(child: Token, real: set[str]) -> Iterable[Token]:
-    text, pos = child.content, 0
-    for m in _MENTION.finditer(text):
-        if m.group(1) not in real:
-            continue
-        if m.start() > pos:
-            yield _text(text[pos:m.start()], child)
-        link = Token("link_open", "a", 1)
-        link.attrs = {"href": f"/people/{m.group(1)}"}
-        yield link
-        yield _text(m.group(0), child)
-        yield Token("link_close", "a", -1)
-        pos = m.end()
-    if pos == 0:
-        yield child
-    elif pos < len(text):
-        yield _text(text[pos:], child)
-
-
-def _text(content: str, like: Token) -> Token:
-    token = Token("text", "", 0)
-    token.content, token.level = content, like.level
-    return token
-
-def source_problem(text: str, max_chars: int) -> str | None:
-    """What is wrong with a text someone typed, as a message for them (None: nothing): too long,
-    or a NUL character, which no database stores. Every service that takes text asks this."""
-    if len(text) > max_chars:
-        return f"Use at most {max_chars:,} characters (you wrote {len(text):,})."
-    if "\x00" in text:
-        return "The text contains a character that cannot be stored."
-    return None
-
-
-def _parser(known: Callable[[set[str]], set[str]]) -> MarkdownIt:
-    parser = MarkdownIt("commonmark", {"html": True, "linkify": True, "breaks": True})
-    parser.enable(["table", "strikethrough", "linkify"])
-    linkify = LinkifyIt(options={"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
-    for schema in ("ftp:", "//", "mailto:"):
-        linkify.add(schema, None)  # bare links: only http(s)://, as people paste them
-    parser.linkify = linkify
-    # Every link target reaches the sanitiser, which drops unsafe ones and keeps the text (as
-    # "[x](javascript:...)" -> "x"), instead of markdown-it showing the raw source as text.
-    parser.validateLink = lambda url: True
-    parser.core.ruler.push("kring_mentions", _mention_rule(known))
-    return parser
-
-
-_PARSER = _parser(_existing_handles)
+    found: set[str] = set()
+    ordered = sorted(handles)
+    for i in range(0, len(ordered), 500):
+        found.update(db.session.scalars(select(User.handle).where(
+            User.handle.in_(ordered[i:i + 500]), User.suspended_until.is_(None))))
+    return found
 
 
 def _markdown(text: str) -> str:
-    return _PARSER.render(text)
+    known = _existing_handles(_candidates(text))
+    return _PARSER.render(text, {"known": known.__contains__})
+
 
 def _only_local_images(tag: str, attribute: str, value: str) -> str | None:
     """Images may only come from this site (attachments): the CSP would block others anyway,
@@ -204,13 +214,19 @@ def _providers() -> tuple[str, ...]:
     return tuple(current_app.config.get("KRING_VIDEO_PROVIDERS", ()))
 
 
+def _storable(text: str) -> str:
+    """Lone surrogates (which no encoder accepts) become U+FFFD before rendering; services refuse
+    them through source_problem, this only keeps rendering total."""
+    return text.encode("utf-8", "replace").decode("utf-8") if _UNSTORABLE.search(text) else text
+
+
 # --- public API ---------------------------------------------------------------------------
 
 def to_html(text: str | None, *, embeds: bool = False) -> str:
     """Sanitised HTML for the markdown `text` (a plain str to store, or mark safe)."""
     if not text:
         return ""
-    html = _clean(_markdown(text))
+    html = _clean(_markdown(_storable(text)))
     return _embed_videos(html, _providers()) if embeds else html
 
 
@@ -226,7 +242,9 @@ def stored(html: str | None) -> Markup:
 
 def to_text(text: str | None) -> str:
     """The plain text of a markdown body (for snippets, search, notifications)."""
-    return nh3.clean(_markdown(text or ""), tags=set()).strip()
+    if not text:
+        return ""
+    return nh3.clean(_PARSER.render(_storable(text), {"known": lambda handle: False}), tags=set()).strip()
 
 
 _MENTION_LINK = re.compile(r'<a href="/people/([a-z0-9.]+)"[^>]*>@\1</a>')

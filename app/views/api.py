@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from app.services import access, markup
 from app.services import mentions as mention_service
+from app.views.helpers import BadJSON, json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -22,7 +23,16 @@ def _signed_in():
 @bp.post("/preview")
 def preview():
     """Render markdown exactly as a post would show it. CSRF-protected like every POST."""
-    text = request.form.get("body") or (request.get_json(silent=True) or {}).get("body") or ""
+    try:
+        data = json_object()
+    except BadJSON as exc:
+        return {"errors": {"body": str(exc)}}, 400
+    text = request.form.get("body") or data.get("body") or ""
+    if not isinstance(text, str):
+        return {"errors": {"body": "The body must be a string."}}, 400
+    problem = markup.text_problem(text)
+    if problem:
+        return {"errors": {"body": problem}}, 400
     if len(text) > 20_000:
         return {"errors": {"body": "Use at most 20,000 characters."}}, 400
     return {"html": markup.to_html(text, embeds=True)}

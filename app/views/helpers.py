@@ -111,3 +111,39 @@ def header_roles():
         cached = access.header_roles(current_user)
         request._kring_header_roles = cached
     return cached
+
+
+class BadJSON(ValueError):
+    """A request body that is not the JSON object an endpoint expects; str() is the reason."""
+
+
+def json_object(max_depth: int = 32) -> dict:
+    """The request's JSON body as a dict, or {} when there is none; raises BadJSON (a 400 with
+    the reason) for invalid JSON, a non-object, nesting deeper than `max_depth`, a number out of
+    range or a lone surrogate. One parser for every JSON endpoint."""
+    import json
+    import math
+
+    from flask import request
+
+    raw = request.get_data(cache=True)
+    if not raw or not request.is_json:
+        return {}
+    depth = current = 0
+    for byte in raw:  # bound nesting before json.loads recurses
+        if byte in (0x5B, 0x7B):
+            current += 1
+            depth = max(depth, current)
+        elif byte in (0x5D, 0x7D):
+            current -= 1
+    if depth > max_depth:
+        raise BadJSON("The JSON is nested too deeply.")
+    try:
+        data = json.loads(raw, parse_constant=lambda name: math.nan)
+    except (ValueError, RecursionError) as exc:
+        raise BadJSON(f"The body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadJSON("The body must be a JSON object.")
+    if any("\ud800" <= ch <= "\udfff" for ch in json.dumps(data, ensure_ascii=False)):
+        raise BadJSON("The body contains a lone surrogate.")
+    return data
