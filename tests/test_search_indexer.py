@@ -275,3 +275,64 @@ def test_time_to_searchable_through_the_worker_thread(app, make):
             assert search.search(reader, "headlamp", record=False).total == 1
     finally:
         assert worker.stop(), "the worker thread did not stop"
+
+
+def test_a_rebuild_killed_with_sigkill_leaves_no_workers_no_lock_and_no_leftovers(app, make, tmp_path):
+    """A real rebuild process (procs=2) killed with SIGKILL while its writer processes run: they
+    die with it, the lock is free, status and the next rebuild remove the half-built folder."""
+    _world(make, 1200)
+    script = textwrap.dedent(f"""
+        import multiprocessing, os, sys, time
+        sys.path.insert(0, {REPO!r})
+        from pathlib import Path
+        from app import create_app
+        from config import TestConfig
+        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI={app.config['SQLALCHEMY_DATABASE_URI']!r},
+                         INSTANCE_DIR=Path({str(tmp_path)!r}), UPLOAD_DIR=Path({str(tmp_path / 'uploads')!r}),
+                         MAIL_OUTBOX_DIR=Path({str(tmp_path / 'outbox')!r}))
+        from app.search import rebuild
+        def progress(kind, count):
+            workers = [p.pid for p in multiprocessing.active_children()]
+            if workers:
+                print("WORKERS", *workers, flush=True)
+                time.sleep(3600)
+        with app.app_context():
+            rebuild.rebuild(procs=2, batch=100, progress=progress)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=REPO)
+    line = ""
+    for line in proc.stdout:
+        if line.startswith("WORKERS"):
+            break
+    assert line.startswith("WORKERS"), proc.stderr.read()[-2000:]
+    workers = [int(pid) for pid in line.split()[1:]]
+    with app.app_context():
+        assert rebuild.rebuild_running()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        try:  # reaped by nobody yet: a zombie is dead
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 60
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in workers)
+    with app.app_context():
+        base = store.base_dir()
+        live = store.current_dir(base)
+        half = [p for p in base.iterdir() if p.name.startswith("index-") and p != live]
+        assert half
+        info = rebuild.status()
+        assert info["rebuilding"] is False
+        assert set(info["removed_leftovers"]) >= {p.name for p in half}
+        report = rebuild.rebuild(procs=2)
+        assert store.current_dir(base) == report.path

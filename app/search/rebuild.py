@@ -35,33 +35,142 @@ class RebuildRunning(Exception):
     """Another rebuild of this index folder is under way."""
 
 
+# --- the rebuild lock and the rebuild's worker processes ------------------------------------
+#
+# The lock is an OS file lock (flock) on rebuild.lock: the kernel releases it when every file
+# descriptor of it is closed, so it can never outlive the processes that hold it and needs no
+# "is this pid still alive" guess. The file also says who holds it (pid, host, start time) for
+# `flask search status`. Whoosh's procs>1 writer forks worker processes (multiprocessing), which
+# would inherit the descriptor (and with it the lock) and, blocked on their job queue, outlive
+# a rebuild killed with SIGKILL. So every process forked during a rebuild closes its copy of the
+# descriptor and asks the kernel to kill it when its parent dies (PR_SET_PDEATHSIG on Linux; a
+# parent-pid watchdog thread elsewhere).
+
+_active: dict = {}          # while this process rebuilds: {"fd": lock fd, "pid": this pid}
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a freshly forked child: be killed when `parent` dies."""
+    import signal
+    import sys
+
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:   # the parent died before the signal was armed
+        os._exit(1)
+    if not armed:
+        import threading
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="rebuild-parent-watchdog", daemon=True).start()
+
+
+class _AfterFork:
+    """The (weak-referenceable) key of the after-fork hook registered with multiprocessing."""
+
+
+def _after_fork(_obj) -> None:
+    state = dict(_active)
+    if not state or state.get("pid") == os.getpid():
+        return
+    _active.clear()
+    try:
+        os.close(state["fd"])    # the lock stays with the rebuild process only
+    except OSError:
+        pass
+    _die_with_parent(state["pid"])
+
+
+_after_fork_token = _AfterFork()
+try:
+    import multiprocessing.util as _mp_util
+
+    _mp_util.register_after_fork(_after_fork_token, _after_fork)
+except Exception:  # noqa: BLE001 - no multiprocessing: nothing forks
+    log.debug("search: cannot register the rebuild after-fork hook", exc_info=True)
+
+
+def _open_lock(base: Path) -> int:
+    return os.open(base / "rebuild.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
 @contextmanager
 def _rebuild_lock(base: Path):
+    import json
+    import socket
+
     base.mkdir(parents=True, exist_ok=True)
-    fh = open(base / "rebuild.lock", "w")  # noqa: SIM115 - held for the whole rebuild
+    fd = _open_lock(base)
     try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise RebuildRunning("a rebuild is already running") from None
-        yield
+            raise RebuildRunning("a rebuild is already running" + _holder_text(lock_holder(base))) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                  "started": time.time()}).encode(), 0)
+        _active.update(fd=fd, pid=os.getpid())
+        try:
+            yield
+        finally:
+            _active.clear()
+            os.ftruncate(fd, 0)
     finally:
-        fh.close()
+        os.close(fd)
+
+
+def lock_holder(base: Path | None = None) -> dict:
+    """Who holds the rebuild lock, as written in the lock file ({} when unknown)."""
+    import json
+
+    base = base or store.base_dir()
+    try:
+        return json.loads((base / "rebuild.lock").read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _holder_text(holder: dict) -> str:
+    return f" (pid {holder['pid']} on {holder.get('host', '?')})" if holder.get("pid") else ""
+
+
+@contextmanager
+def _try_lock(base: Path):
+    """Yield True while holding the rebuild lock briefly, False when a rebuild holds it."""
+    try:
+        fd = _open_lock(base)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def rebuild_running(base: Path | None = None) -> bool:
     base = base or store.base_dir()
-    try:
-        fh = open(base / "rebuild.lock", "w")  # noqa: SIM115
-    except OSError:
+    if not (base / "rebuild.lock").exists():
         return False
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        fh.close()
-    return False
+    with _try_lock(base) as free:
+        return not free
 
 
 @dataclass
@@ -131,9 +240,10 @@ def rebuild(*, procs: int = 2, batch: int = 1000, limitmb: int = 512,
 
 
 def cleanup(base: Path | None = None, keep: set[Path | None] | None = None) -> list[str]:
-    """Remove index folders that are not live: half-built ones of a crashed rebuild, and the
-    previous live one once KEEP_PREVIOUS_SECONDS have passed (searches that began before the
-    swap finish on it). Returns the names removed."""
+    """Remove index folders that are not live: half-built ones of a crashed or killed rebuild
+    (whatever their age), and the previous live one once KEEP_PREVIOUS_SECONDS have passed since
+    the swap (searches that began before the swap finish on it). Call it only while holding the
+    rebuild lock (a rebuild under way owns its half-built folder). Returns the names removed."""
     base = base or store.base_dir()
     live = store.current_dir(base)
     keep = {p for p in (keep or set()) if p} | ({live} if live else set())
@@ -141,15 +251,25 @@ def cleanup(base: Path | None = None, keep: set[Path | None] | None = None) -> l
         pointer_age = time.time() - os.stat(base / store.POINTER).st_mtime
     except OSError:
         pointer_age = KEEP_PREVIOUS_SECONDS
+    previous = store.previous_dir(base)
+    if previous is not None and pointer_age < KEEP_PREVIOUS_SECONDS:
+        keep.add(previous)
     removed = []
-    for child in base.iterdir() if base.is_dir() else ():
+    for child in sorted(base.iterdir()) if base.is_dir() else ():
         if not child.is_dir() or not child.name.startswith("index-") or child in keep:
             continue
-        if pointer_age < KEEP_PREVIOUS_SECONDS and child.stat().st_mtime > time.time() - KEEP_PREVIOUS_SECONDS * 2:
-            continue  # possibly the previous live index: leave it a while
         shutil.rmtree(child, ignore_errors=True)
         removed.append(child.name)
     return removed
+
+
+def cleanup_if_idle(base: Path | None = None) -> list[str]:
+    """cleanup() unless a rebuild is running (it owns its half-built folder)."""
+    base = base or store.base_dir()
+    if not base.is_dir():
+        return []
+    with _try_lock(base) as free:
+        return cleanup(base) if free else []
 
 
 # --- check ---------------------------------------------------------------------------------
@@ -212,8 +332,14 @@ def status() -> dict:
     path = store.current_dir(base)
     latest = indexer.latest_change_id()
     oldest_pending = None
+    removed = cleanup_if_idle(base)
+    running = rebuild_running(base)
     info: dict = {"dir": str(path) if path else None, "language": store.language(), "latest_change": latest,
-                  "rebuilding": rebuild_running(base)}
+                  "rebuilding": running}
+    if running:
+        info["rebuild_by"] = lock_holder(base)
+    if removed:
+        info["removed_leftovers"] = removed
     if path is None:
         return info | {"state": "missing"}
     cursor = store.read_cursor(path)

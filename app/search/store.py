@@ -3,6 +3,7 @@
 Layout (KRING_SEARCH_DIR, default instance/search/):
 
     CURRENT                  the name of the live index folder (replaced atomically on swap)
+    PREVIOUS                 the one live before the last swap (removed a while after it)
     index-<time>-<pid>/      a Whoosh index with
         kring-meta.json      schema version and language it was built with
         kring-cursor.json    how far this copy applied the change log (+ ids still to wait for)
@@ -34,6 +35,7 @@ from app.search import schema as search_schema
 log = logging.getLogger(__name__)
 
 POINTER = "CURRENT"
+PREVIOUS = "PREVIOUS"
 META = "kring-meta.json"
 CURSOR = "kring-cursor.json"
 INDEX_NAME = "MAIN"
@@ -98,7 +100,24 @@ def current_dir(base: Path | None = None) -> Path | None:
 
 
 def set_current(base: Path, path: Path) -> None:
+    old = current_dir(base)
+    if old is not None and old != path:
+        atomic_write(base / PREVIOUS, old.name + "\n")
     atomic_write(base / POINTER, path.name + "\n")
+
+
+def previous_dir(base: Path | None = None) -> Path | None:
+    """The index folder that was live before the last swap (kept a while for searches that
+    began on it), or None."""
+    base = base or base_dir()
+    try:
+        name = (base / PREVIOUS).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not name or "/" in name or name.startswith("."):
+        return None
+    path = base / name
+    return path if path.is_dir() else None
 
 
 def new_dir(base: Path) -> Path:
