@@ -7,6 +7,7 @@ in the access module that breaks a rule fails here.
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from tests.conftest import csrf_token, login
 
@@ -141,7 +142,7 @@ def _urls_for(app, values, *, methods, needs=("slug", "post_id", "comment_id", "
         for name in rule.arguments:
             if name in values:
                 args[name] = values[name]
-            elif rule._converters[name].__class__.__name__ == "IntegerConverter":
+            elif isinstance(rule._converters[name], IntegerConverter):
                 args[name] = 1
             else:
                 args[name] = "full" if name == "variant" else "x"
