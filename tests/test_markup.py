@@ -381,3 +381,8 @@ def test_unstorable_characters_render_and_are_refused():
     assert markup.to_html("a\ud800b\x00c")
     assert markup.source_problem("a\x00", 100) and markup.source_problem("a\udfff", 100)
     assert markup.source_problem("fine", 100) is None
+
+
+def test_only_http_and_https_bare_links_are_linked(ctx):
+    html = markup.to_html("see //evil.example/x ftp://a.example mailto:a@b.example www.c.example https://ok.example")
+    assert re.findall(r'href="([^"]*)"', html) == ["https://ok.example"]

@@ -62,6 +62,11 @@ def _parser() -> MarkdownIt:
     parser = MarkdownIt("commonmark", {"breaks": True, "linkify": True, "html": True})
     parser.enable(["table", "strikethrough", "linkify"])
     parser.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
+    for schema in ("ftp:", "//", "mailto:"):
+        parser.linkify.add(schema, None)  # bare links: only http(s)://, as people paste them
+    # Every link target reaches the sanitiser, which drops unsafe ones and keeps the text (as
+    # "[x](javascript:...)" -> "x"), instead of markdown-it showing the raw source as text.
+    parser.validateLink = lambda url: True
     parser.core.ruler.push("kring_mentions", _mentions_rule)
     return parser
 
