@@ -87,16 +87,20 @@ def atomic_write(path: Path, text: str) -> None:
 
 # --- the live index pointer ----------------------------------------------------------------
 
-def current_dir(base: Path | None = None) -> Path | None:
-    base = base or base_dir()
+def _named_dir(base: Path, pointer: str) -> Path | None:
+    """The index folder that the file `pointer` in `base` names, if it is one."""
     try:
-        name = (base / POINTER).read_text(encoding="utf-8").strip()
+        name = (base / pointer).read_text(encoding="utf-8").strip()
     except OSError:
         return None
     if not name or "/" in name or name.startswith("."):
         return None
     path = base / name
     return path if path.is_dir() else None
+
+
+def current_dir(base: Path | None = None) -> Path | None:
+    return _named_dir(base or base_dir(), POINTER)
 
 
 def set_current(base: Path, path: Path) -> None:
@@ -109,15 +113,7 @@ def set_current(base: Path, path: Path) -> None:
 def previous_dir(base: Path | None = None) -> Path | None:
     """The index folder that was live before the last swap (kept a while for searches that
     began on it), or None."""
-    base = base or base_dir()
-    try:
-        name = (base / PREVIOUS).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    if not name or "/" in name or name.startswith("."):
-        return None
-    path = base / name
-    return path if path.is_dir() else None
+    return _named_dir(base or base_dir(), PREVIOUS)
 
 
 def new_dir(base: Path) -> Path:
