@@ -239,12 +239,12 @@ _BUSY_MARKERS = ("database is locked", "database table is locked", "lock timeout
 def database_busy(exc: BaseException) -> bool:
     """Whether an error means the database is busy or away for a moment (a lock not granted in
     time, a restart), not a bug: the request answers 503 with Retry-After, never 500."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.exc import OperationalError
 
-    if not isinstance(exc, OperationalError | DBAPIError):
+    if not isinstance(exc, OperationalError):
         return False
     text = str(getattr(exc, "orig", exc)).lower()
-    return isinstance(exc, OperationalError) and any(marker in text for marker in _BUSY_MARKERS)
+    return any(marker in text for marker in _BUSY_MARKERS)
 
 
 def safe_next(target: str | None, default: str) -> str:
