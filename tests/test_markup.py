@@ -264,6 +264,10 @@ def test_mentions_of_nobody_or_of_a_suspended_person_stay_text(people, make):
     db.session.commit()
     assert "/people/ben" not in markup.to_html("@ben")
     assert "/people/bob" in markup.to_html("@bob")
+    ben.suspended_until = datetime(2000, 1, 1)  # a suspension that has ended
+    db.session.commit()
+    assert "/people/ben" in markup.to_html("@ben")
+
 
 def test_mentions_become_profile_links_outside_code_only(people):
     text = ("Thanks @anna.bakker and @ben!\n\nNot `@carol` in code,\n\n```\n@dave in a fence\n```\n\n"

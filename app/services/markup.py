@@ -41,7 +41,7 @@ MENTION_RE = re.compile(r"(?<![@/.])(?<![^\W_])@([a-z0-9](?:[a-z0-9.]{0,38}[a-z0
 def source_problem(text: str, max_chars: int) -> str | None:
     """What is wrong with a text someone typed, as a message for them (None: nothing): too long,
     or a character no database stores (NUL, a lone surrogate). Every service that takes text
-    asks this; every form's text fields apply the same rule (text_problem)."""
+    asks this (forms do not apply text_problem to every field yet)."""
     if len(text) > max_chars:
         return f"Use at most {max_chars:,} characters (you wrote {len(text):,})."
     return text_problem(text)
@@ -71,7 +71,7 @@ def _parser() -> MarkdownIt:
     return parser
 
 
-def _mention_tokens(text: str, known: Callable[[str], bool], state) -> list[Token] | None:
+def _mention_tokens(text: str, known: Callable[[str], bool]) -> list[Token] | None:
     """The text split into text and mention-link tokens, or None when it has no known mention."""
     out: list[Token] = []
     pos = 0
@@ -111,7 +111,7 @@ def _mentions_rule(state) -> None:
             elif token.type == "link_close":
                 depth -= 1
             if token.type == "text" and depth == 0 and "@" in token.content:
-                split = _mention_tokens(token.content, known, state)
+                split = _mention_tokens(token.content, known)
                 if split:
                     children += split
                     continue
@@ -136,8 +136,9 @@ def _existing_handles(handles: Iterable[str]) -> set[str]:
 
     if not has_app_context():
         return handles
-    from sqlalchemy import select
+    from sqlalchemy import or_, select
 
+    from app import clock
     from app.extensions import db
     from app.models import User
 
@@ -145,7 +146,8 @@ def _existing_handles(handles: Iterable[str]) -> set[str]:
     ordered = sorted(handles)
     for i in range(0, len(ordered), 500):
         found.update(db.session.scalars(select(User.handle).where(
-            User.handle.in_(ordered[i:i + 500]), User.suspended_until.is_(None))))
+            User.handle.in_(ordered[i:i + 500]),
+            or_(User.suspended_until.is_(None), User.suspended_until <= clock.utcnow()))))
     return found
 
 
