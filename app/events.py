@@ -79,8 +79,63 @@ def publish(name: str, payload: dict, room: str) -> None:
     session.info.setdefault(_KEY, []).append((name, payload, room))
 
 
+# --- narrowing: a change of who may read what takes effect on open sockets at commit --------
+#
+# Which committed changes can take away someone's right to be in a room: a community's
+# visibility, a person's kind, staff flags or suspension (or their session version), a
+# membership (new, gone, another role: moderators see hidden posts), a post moved, deleted,
+# hidden or held. Each flush records the scope it touched; the commit re-checks the sockets in
+# that scope in every server process before it returns (app.live.rooms.narrow) and only then
+# sends the transaction's own events. Changes by bulk UPDATE statements are not seen here: the
+# upkeep loop re-checks every socket once a minute as the safety net (app.live.manager).
+_NARROW_KEY = "kring_narrow"
+_WATCHED = {
+    "communities": ("community", "id", {"visibility"}),
+    "users": ("user", "id", {"kind", "is_admin", "is_global_manager", "is_management",
+                             "suspended_until", "session_version"}),
+    "memberships": ("user", "user_id", {"role", "user_id", "community_id"}),
+    "posts": ("post", "id", {"community_id", "deleted_at", "hidden_at", "held_at"}),
+}
+
+
+def _scopes_of(session: Session) -> set[tuple[str, int]]:
+    from sqlalchemy import inspect
+
+    found: set[tuple[str, int]] = set()
+    for obj in (*session.dirty, *session.deleted):  # a new row takes nothing away from anyone
+        watched = _WATCHED.get(getattr(obj, "__tablename__", None))
+        if watched is None:
+            continue
+        kind, key, columns = watched
+        state = inspect(obj)
+        if obj not in session.deleted and not any(state.attrs[c].history.has_changes() for c in columns):
+            continue
+        values = {getattr(obj, key, None)}
+        if key == "user_id":  # a membership given to another person (never done, but cheap)
+            values |= set(state.attrs.user_id.history.deleted or ())
+        found |= {(kind, v) for v in values if isinstance(v, int)}
+    return found
+
+
+@sa_event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, flush_context, instances) -> None:
+    scopes = _scopes_of(session)
+    if scopes:
+        session.info.setdefault(_NARROW_KEY, set()).update(scopes)
+
+
+def narrowing_pending(session: Session) -> set[tuple[str, int]]:
+    """The narrowing scopes the session's transaction will act on at commit (for tests)."""
+    return set(session.info.get(_NARROW_KEY, ()))
+
+
 @sa_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    scopes = session.info.pop(_NARROW_KEY, None)
+    if scopes:
+        from app.live import rooms
+
+        rooms.narrow(sorted(scopes))
     pending = session.info.pop(_KEY, None)
     held = getattr(_held, "items", None)
     if held is not None:
@@ -124,6 +179,7 @@ def send_all(items) -> None:
 def _after_rollback(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:  # the outermost transaction: drop what it queued
         session.info.pop(_KEY, None)
+        session.info.pop(_NARROW_KEY, None)
 
 
 def user_sessions_ended(user_id: int) -> None:
@@ -136,11 +192,9 @@ def user_sessions_ended(user_id: int) -> None:
 
 
 def member_removed(community_id: int, user_id: int) -> None:
-    """A person lost access to a community: take their sockets out of its rooms (after commit)."""
+    """A person was removed from a community: tell their open pages (after commit; the commit
+    itself already took their sockets out of the rooms they may no longer read)."""
     _emit("community.member_removed", {"community_id": community_id, "user_id": user_id}, f"user:{user_id}")
-    from app.live import rooms
-
-    rooms.leave_community(user_id, community_id)
 
 
 def signal(name: str, payload: dict, room: str, *, skip_sid: str | None = None) -> None:

@@ -280,9 +280,12 @@ def test_a_stale_session_is_refused_on_the_next_event(app, make, connect):
     alice = make.user("employee")
     c = make.community("open")
     a = connect(alice, {f"community:{c.id}": None})
-    with app.app_context():  # the version moves on without the control message reaching us
-        db.session.get(User, alice.id).session_version += 1
+    with app.app_context():  # the version moves on unseen by the narrowing at commit (a bulk UPDATE)
+        from sqlalchemy import update
+
+        db.session.execute(update(User).where(User.id == alice.id).values(session_version=User.session_version + 1))
         db.session.commit()
+    assert a.is_connected()
     ack = a.emit("chat.send", {"room": f"community:{c.id}", "body": "x", "key": "stale-0001"}, callback=True)
     assert ack["code"] == "unauthorized"
     assert not a.is_connected()
@@ -334,16 +337,19 @@ def test_services_reach_the_pages_that_show_them(app, make, connect):
 
 
 def test_the_minutely_recheck_drops_what_a_person_may_no_longer_see(app, make, connect):
+    from sqlalchemy import update
+
     from app.models import Community, Visibility
 
     alice, bob = make.user("employee"), make.user("customer")
     c = make.community("open")
     a = connect(alice, {f"community:{c.id}": None})
     b = connect(bob, {f"community:{c.id}": None})
-    with app.app_context():  # changes that send no control message: a version bump, a private community
-        db.session.get(User, alice.id).session_version += 1
-        db.session.get(Community, c.id).visibility = Visibility.PRIVATE
+    with app.app_context():  # bulk UPDATEs are not seen by the narrowing at commit (app.events)
+        db.session.execute(update(User).where(User.id == alice.id).values(session_version=User.session_version + 1))
+        db.session.execute(update(Community).where(Community.id == c.id).values(visibility=Visibility.PRIVATE))
         db.session.commit()
+    assert a.is_connected()
     state_of(app).recheck()
     assert not a.is_connected()
     assert b.is_connected()

@@ -4,7 +4,8 @@ python-socketio's managers keep the rooms; these subclasses add two things on th
 an emitted event is delivered to this process's sockets:
 
 - **Control messages** (event CONTROL, never delivered to a client): "disconnect every socket in
-  room R" and "take user U out of the rooms of community C if they lost access". They are
+  room R" and "re-check the rooms of these communities, posts and people" (a narrowing, sent
+  by every commit that may take rights away: app.live.rooms.narrow). They are
   emitted like any event, so with REDIS_URL they travel through the message queue and every
   server process acts on its own sockets (sign-out, suspension, removal from a community work
   across processes; the CLI and job workers can send them too).
@@ -80,8 +81,8 @@ class LiveState:
         self.fences: dict[str, dict[str, _Fence]] = {}
         self.server_id = uuid.uuid4().hex[:12]
         self.redis = None
-        prefix = f"kring:{channel}:"
-        ttl = setting(app, "KRING_LIVE_PRESENCE_TTL", 60.0, float)
+        prefix = self.prefix = f"kring:{channel}:"
+        ttl = self.ttl = setting(app, "KRING_LIVE_PRESENCE_TTL", 60.0, float)
         self.refresh_every = max(1.0, ttl / 3)
         if redis_url:
             import redis
@@ -187,10 +188,17 @@ class LiveState:
         try:
             if action == "disconnect":
                 self._disconnect_room(data.get("room"))
-            elif action == "leave_community":
-                self._leave_community(data.get("user_id"), data.get("community_id"))
+            elif action == "narrow":
+                self.narrow(data.get("scopes"))
         except Exception:  # noqa: BLE001 - a control message must never kill the listener
             log.exception("live control %r failed", action)
+        finally:
+            ack = data.get("ack")
+            if isinstance(ack, str) and ack.startswith(self.prefix + "ack:") and self.redis is not None:
+                try:
+                    self.redis.pipeline().rpush(ack, self.server_id).expire(ack, 60).execute()
+                except Exception:  # noqa: BLE001
+                    log.exception("could not acknowledge live control %r", action)
 
     def _participants(self, room: str) -> list[str]:
         try:
@@ -204,26 +212,75 @@ class LiveState:
         for sid in self._participants(room):
             self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
 
-    def _leave_community(self, user_id, community_id) -> None:
-        sids = self._participants(f"user:{user_id}")
-        if not sids:
-            return
-        from app.extensions import db
-        from app.models import Community, User
-        from app.services import access
+    def narrow(self, scopes) -> None:
+        """Re-check the rooms of this process's sockets that a change touched (see
+        app.live.rooms.narrow for the scopes)."""
+        wanted: dict[str, set[int]] = {"community": set(), "post": set(), "user": set()}
+        for scope in scopes or ():
+            if (isinstance(scope, list | tuple) and len(scope) == 2 and scope[0] in wanted
+                    and isinstance(scope[1], int)):
+                wanted[scope[0]].add(scope[1])
+        posts = {f"post:{i}" for i in wanted["post"]}
+        with self.lock:
+            selected = {}
+            for sid, info in self.sockets.items():
+                if info.user_id in wanted["user"]:
+                    rooms = list(info.rooms)
+                else:
+                    rooms = [room for room, cid in info.rooms.items() if cid in wanted["community"] or room in posts]
+                if rooms or info.user_id in wanted["user"]:
+                    selected[sid] = rooms
+        if selected:
+            self.recheck(selected)
 
-        def readable() -> bool:
-            user = db.session.get(User, user_id)
-            community = db.session.get(Community, community_id)
-            return user is not None and community is not None and access.access_to(user, community).can_read
+    # --- the live server processes (REDIS_URL): who must acknowledge a narrowing -----------
+    def _servers_key(self) -> str:
+        return self.prefix + "servers"
 
-        if self.with_db(readable):
-            return
-        for sid in sids:
-            info = self.info(sid)
-            rooms = [room for room, cid in (info.rooms.items() if info else ()) if cid == community_id]
-            for room in rooms:
-                self.leave(sid, user_id, room)
+    def announce(self) -> None:
+        """Note this process as a live server for the next ttl (refreshed with presence)."""
+        if self.redis is not None:
+            self.redis.hset(self._servers_key(), self.server_id, time.time() + self.ttl)
+
+    def retire(self) -> None:
+        if self.redis is not None:
+            try:
+                self.redis.hdel(self._servers_key(), self.server_id)
+            except Exception:  # noqa: BLE001 - Redis away: the entry expires by itself
+                log.exception("could not retire live server %s", self.server_id)
+
+    def live_servers(self) -> set[str]:
+        """The ids of the live server processes sharing this channel now (stale entries removed)."""
+        now = time.time()
+        entries = {sid.decode() if isinstance(sid, bytes) else sid: float(until)
+                   for sid, until in self.redis.hgetall(self._servers_key()).items()}
+        stale = [sid for sid, until in entries.items() if until < now]
+        if stale:
+            self.redis.hdel(self._servers_key(), *stale)
+        return {sid for sid, until in entries.items() if until >= now}
+
+    def wait_for_acks(self, key: str, expected: set[str], timeout: float) -> set[str]:
+        """Wait until every process in `expected` acknowledged the control message at `key` (or
+        `timeout` seconds passed); returns those that did."""
+        deadline = time.monotonic() + timeout
+        acked: set[str] = set()
+        try:
+            while not expected <= acked:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                got = self.redis.blpop([key], timeout=max(0.01, min(left, 1.0)))
+                if got is not None:
+                    acked.add(got[1].decode() if isinstance(got[1], bytes) else got[1])
+        finally:
+            try:
+                self.redis.delete(key)
+            except Exception:  # noqa: BLE001 - the key expires by itself
+                log.exception("could not delete %s", key)
+        if not expected <= acked:
+            log.warning("live narrowing: %d of %d server processes answered within %.1f s",
+                        len(expected & acked), len(expected), timeout)
+        return acked & expected
 
     def with_db(self, fn):
         """Run fn() with a database session: the caller's, when this thread already works in
@@ -256,6 +313,10 @@ class LiveState:
             if self._loop_started or self.server is None:
                 return
             self._loop_started = True
+        try:
+            self.announce()
+        except Exception:  # noqa: BLE001 - Redis away: announced again at the next refresh
+            log.exception("could not announce live server %s", self.server_id)
         # (The serving process's garbage-collector setup, which the p99 of message delivery
         # depends on, is app.ready_to_serve, called by wsgi.py.)
         self._upkeep = self.server.start_background_task(self._upkeep_loop)
@@ -264,6 +325,7 @@ class LiveState:
         """End the upkeep loop and wait for its round to finish (an app being shut down, or a
         test's app before its tables are emptied). False when it still runs after `timeout`."""
         self._stopping.set()
+        self.retire()
         task = self._upkeep
         if task is None:
             return True
@@ -298,6 +360,7 @@ class LiveState:
                 log.exception("live upkeep round failed")
 
     def refresh_presence(self) -> None:
+        self.announce()
         with self.lock:
             entries = [(room, info.user_id, sid) for sid, info in self.sockets.items() for room in info.rooms]
         self.presence.refresh(entries)
@@ -308,16 +371,19 @@ class LiveState:
     def recheck(self, sids=None) -> None:
         """Drop sockets (all, or those in `sids`) whose person was suspended or signed out
         everywhere, and rooms they may no longer read (a missed control message, a community
-        made private)."""
+        made private). `sids` may map each socket to the rooms to check (a narrowing)."""
         from app.extensions import db
         from app.models import User
         from app.services import chat
 
         with self.lock:
-            snapshot = {sid: (info.user_id, info.session_version, dict(info.rooms))
+            snapshot = {sid: (info.user_id, info.session_version,
+                              list(info.rooms) if not isinstance(sids, dict) else
+                              [room for room in sids[sid] if room in info.rooms])
                         for sid, info in self.sockets.items() if sids is None or sid in sids}
         if not snapshot:
             return
+        verdicts: dict[tuple[int, str], int | None | bool] = {}  # (person, room) -> community id, or False
         with self.app.app_context():
             try:
                 for sid, (user_id, version, rooms) in snapshot.items():
@@ -326,16 +392,21 @@ class LiveState:
                         db.session.rollback()
                         self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
                         continue
-                    refused = []
                     for room in rooms:
-                        try:
-                            chat.authorize_room(user, room)
-                        except Exception:  # noqa: BLE001 - NotFound and friends: no longer readable
-                            refused.append(room)
+                        if (user_id, room) not in verdicts:
+                            try:
+                                chat.authorize_room(user, room)
+                                verdicts[user_id, room] = chat.community_of_room(room)
+                            except Exception:  # noqa: BLE001 - NotFound and friends: no longer readable
+                                verdicts[user_id, room] = False
                     # one short transaction per socket: on SQLite nobody waits for this check
                     db.session.rollback()
-                    for room in refused:
-                        self.leave(sid, user_id, room)
+                    for room in rooms:
+                        verdict = verdicts[user_id, room]
+                        if verdict is False:
+                            self.leave(sid, user_id, room)
+                        else:
+                            self.track(sid, room, verdict)  # a post moved to another community
             finally:
                 db.session.remove()
 
