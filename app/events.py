@@ -46,6 +46,9 @@ Sent to one socket only:
 presence.state           {room, count, people: [person]}   after a room is entered on connect
 room.refused             {room, error}                     a room named at connect was refused
 replay.truncated         {room}                            more was missed than replay sends: reload
+live.batch               {room: null, events}              what a connect or join replays, with the
+                                         presence.state / room.refused above, in few frames (sent
+                                         after the connect acknowledgement; app.live.handlers.frames)
 Times are ISO 8601 UTC ending in "Z". Client events and their acks: app.live.handlers, app.live.chat.
 """
 from __future__ import annotations
