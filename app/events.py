@@ -24,7 +24,11 @@ comment.updated          post:<id>       {room, post_id, comment_id, parent_id, 
 comment.removed          post:<id>       {room, post_id, comment_id, parent_id, comment_count}  (deleted or hidden)
 comment.hidden           post:<id>       same as comment.removed (moderation hides, when it lands)
 idea.voted               post:<id> and community:<id>
-                                         {room, post_id, vote_count, voter_id, voted}
+                                         {room, post_id, vote_count, voter_id, voted}; the post
+                                         page then fetches its vote box (/live/p/<id>/idea): the
+                                         voter breakdown is only for those who may see voters
+answer.accepted          post:<id>       {room, post_id, comment_id|null, previous_id|null}
+                                         (accepted, replaced or withdrawn; pages re-fetch both)
 idea.status_changed      post:<id> and community:<id>
                                          {room, post_id, status, status_label, response_html,
                                           actor: person|null, created_at, duplicate_of_id}
@@ -230,3 +234,11 @@ def notification_created(note, unread: int) -> None:
 
 def notifications_read(user_id: int, unread: int) -> None:
     publish("notification.read", {"unread": unread}, f"user:{user_id}")
+
+
+def answer_accepted(post, comment_id: int | None, previous_id: int | None) -> None:
+    """comments.accept / unaccept: open pages of the question re-fetch both answers (the mark
+    and the accept buttons are rendered for each viewer)."""
+    room = f"post:{post.id}"
+    publish("answer.accepted", {"room": room, "post_id": post.id, "comment_id": comment_id,
+                                "previous_id": previous_id}, room)
