@@ -24,7 +24,11 @@ comment.updated          post:<id>       {room, post_id, comment_id, parent_id, 
 comment.removed          post:<id>       {room, post_id, comment_id, parent_id, comment_count}  (deleted or hidden)
 comment.hidden           post:<id>       same as comment.removed (moderation hides, when it lands)
 idea.voted               post:<id> and community:<id>
-                                         {room, post_id, vote_count, voter_id, voted}
+                                         {room, post_id, vote_count, voter_id, voted}; the post
+                                         page then fetches its vote box (/live/p/<id>/idea): the
+                                         voter breakdown is only for those who may see voters
+answer.accepted          post:<id>       {room, post_id, comment_id|null, previous_id|null}
+                                         (accepted, replaced or withdrawn; pages re-fetch both)
 idea.status_changed      post:<id> and community:<id>
                                          {room, post_id, status, status_label, response_html,
                                           actor: person|null, created_at, duplicate_of_id}
@@ -46,6 +50,9 @@ Sent to one socket only:
 presence.state           {room, count, people: [person]}   after a room is entered on connect
 room.refused             {room, error}                     a room named at connect was refused
 replay.truncated         {room}                            more was missed than replay sends: reload
+live.batch               {room: null, events}              what a connect or join replays, with the
+                                         presence.state / room.refused above, in few frames (sent
+                                         after the connect acknowledgement; app.live.handlers.frames)
 Times are ISO 8601 UTC ending in "Z". Client events and their acks: app.live.handlers, app.live.chat.
 """
 from __future__ import annotations
@@ -281,3 +288,11 @@ def notification_created(note, unread: int) -> None:
 
 def notifications_read(user_id: int, unread: int) -> None:
     publish("notification.read", {"unread": unread}, f"user:{user_id}")
+
+
+def answer_accepted(post, comment_id: int | None, previous_id: int | None) -> None:
+    """comments.accept / unaccept: open pages of the question re-fetch both answers (the mark
+    and the accept buttons are rendered for each viewer)."""
+    room = f"post:{post.id}"
+    publish("answer.accepted", {"room": room, "post_id": post.id, "comment_id": comment_id,
+                                "previous_id": previous_id}, room)

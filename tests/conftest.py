@@ -284,3 +284,16 @@ def count_queries(app):
             event.remove(engine, "before_cursor_execute", on_execute)
 
     return counting
+
+
+def socket_received(sock) -> list[dict]:
+    """What a Socket.IO test client got ({name, args}), with each `live.batch` opened into
+    its events, in order: what a real client handles (app/static/js/live.js does the same)."""
+    out = []
+    for e in sock.get_received():
+        if e["name"] == "live.batch":
+            out += [{"name": name, "args": [data], "namespace": e.get("namespace")}
+                    for name, data in e["args"][0]["events"]]
+        else:
+            out.append(e)
+    return out

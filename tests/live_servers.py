@@ -122,8 +122,12 @@ class LiveClient:
     has (and its recent ids) on every (re)connect, records every chat.message it receives, and
     sends with an idempotency key until it gets the ack."""
 
-    def __init__(self, server: Server, cookie: str, room: str) -> None:
+    def __init__(self, server: Server, cookie: str, room: str, *, transports=("websocket",),
+                 after: int = 0, extra_rooms: dict | None = None) -> None:
         self.server = server
+        self.transports = list(transports)
+        self.after = after  # the last id the client had before its first connect
+        self.extra_rooms = dict(extra_rooms or {})
         self.cookie = cookie
         self.room = room
         self.lock = threading.Lock()
@@ -132,21 +136,28 @@ class LiveClient:
         self.connects = 0
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.1, reconnection_delay_max=0.5,
                                    randomization_factor=0)
+        self.handlers = {"chat.message": self._on_message}
+        for name in ("presence.state", "presence.joined", "presence.left", "typing", "room.refused",
+                     "replay.truncated"):
+            self.handlers[name] = self._recorder(name)
         self.sio.on("connect", self._on_connect)
-        self.sio.on("chat.message", self._on_message)
         self.sio.on("live.batch", self._on_batch)
-        for name in ("presence.state", "presence.joined", "presence.left", "typing", "room.refused"):
-            self.sio.on(name, self._recorder(name))
+        for name, handler in self.handlers.items():
+            self.sio.on(name, handler)
         self.connect()
 
     def connect(self) -> None:
-        self.sio.connect(self.server.url, headers={"Cookie": self.cookie},  # websocket-client sends the Origin
-                         auth=self._auth, transports=["websocket"], wait_timeout=10)
+        headers = {"Cookie": self.cookie}
+        if "websocket" not in self.transports:
+            headers["Origin"] = self.server.url  # websocket-client sends it by itself, requests does not
+        self.sio.connect(self.server.url, headers=headers,
+                         auth=self._auth, transports=self.transports, wait_timeout=10)
 
     def _auth(self) -> dict:
         with self.lock:
             recent = self.received[-100:]
-            return {"rooms": {self.room: {"after": max(self.received, default=0), "have": recent}}}
+            return {"rooms": {self.room: {"after": max(self.received, default=self.after), "have": recent},
+                              **self.extra_rooms}}
 
     def _on_connect(self) -> None:
         self.connects += 1
@@ -156,9 +167,9 @@ class LiveClient:
             self.received.append(message["id"])
 
     def _on_batch(self, batch: dict) -> None:
-        for event, data in batch["events"]:
-            if event == "chat.message":
-                self._on_message(data)
+        for event, data in batch["events"]:  # each as if it had come on its own
+            if event in self.handlers:
+                self.handlers[event](data)
 
     def _recorder(self, name: str):
         def record(data):

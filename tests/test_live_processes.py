@@ -185,3 +185,38 @@ def test_two_processes_share_rooms_presence_and_control_through_redis(tmp_path, 
         db.session.get(Community, open_c.id).visibility = Visibility.PRIVATE
         db.session.commit()
     assert watcher.call("presence", {"room": room}).get("code") == "not_in_room"
+
+
+def test_a_long_polling_client_that_missed_hundreds_of_messages_connects_and_gets_each_once(tmp_path, servers):
+    """python-socketio over long-polling only (no WebSocket): the connect is acknowledged before
+    the replay, and the replay of 300 missed messages, the presence list and the refusal of a
+    room it may not read all arrive, each message exactly once."""
+    started, clients = servers
+    db_path = tmp_path / "live.db"
+    app = make_app(db_path)
+    make = Factory(app)
+    alice, bob = make.user("employee", name="Alice"), make.user("customer", name="Bob")
+    community, internal = make.community("open"), make.community("internal")
+    room = f"community:{community.id}"
+    with app.app_context():
+        author = db.session.get(User, alice.id)
+        seen = chat.post(author, community.id, "the last one Bob saw", client_key="poll-seen-0001")[0].id
+        missed = [chat.post(author, community.id, f"missed {i}", client_key=f"poll-miss-{i:04d}")[0].id
+                  for i in range(300)]
+    server = Server(tmp_path, db_path)
+    started.append(server)
+    b = LiveClient(server, session_cookie(app, bob), room, transports=["polling"], after=seen,
+                   extra_rooms={f"community:{internal.id}": 0})
+    clients.append(b)
+    assert b.sio.connected and b.sio.transport() == "polling"
+    wait_for(lambda: b.has_all(missed), timeout=30, what="the 300 missed messages")
+    wait_for(lambda: b.named("presence.state") and b.named("room.refused"), what="presence and the refusal")
+    # and the connection works both ways afterwards: a new message arrives live, once
+    fresh = LiveClient(server, session_cookie(app, alice), room, after=missed[-1])
+    clients.append(fresh)
+    new = fresh.send_until_acked("after the replay", key="poll-new-0001")
+    wait_for(lambda: b.has_all([new]), what="a live message after the replay")
+    time.sleep(0.3)  # a late duplicate would show up now
+    assert b.duplicates() == {} and sorted(b.received) == sorted([*missed, new])
+    assert [s["room"] for s in b.named("presence.state")] == [room]
+    assert [r["room"] for r in b.named("room.refused")] == [f"community:{internal.id}"]

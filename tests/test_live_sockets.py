@@ -9,7 +9,7 @@ from app.extensions import db, socketio
 from app.live import limits
 from app.live.manager import state_of
 from app.models import ChatMessage, User
-from tests.conftest import login
+from tests.conftest import login, socket_received
 
 ORIGIN = {"Origin": "http://127.0.0.1:5000"}
 
@@ -34,11 +34,11 @@ def connect(app):
 
 
 def names(sock) -> list[str]:
-    return [e["name"] for e in sock.get_received()]
+    return [e["name"] for e in socket_received(sock)]
 
 
 def events_named(sock, name: str) -> list[dict]:
-    return [e["args"][0] for e in sock.get_received() if e["name"] == name]
+    return [e["args"][0] for e in socket_received(sock) if e["name"] == name]
 
 
 def test_rooms_named_at_connect_are_joined_only_when_access_allows(app, make, connect):
@@ -46,7 +46,7 @@ def test_rooms_named_at_connect_are_joined_only_when_access_allows(app, make, co
     open_c, internal = make.community("open"), make.community("internal")
     sock = connect(customer, {f"community:{open_c.id}": None, f"community:{internal.id}": 0, "lobby": 0,
                               f"post:{99999}": 0})
-    received = sock.get_received()
+    received = socket_received(sock)
     refused = {e["args"][0]["room"] for e in received if e["name"] == "room.refused"}
     assert refused == {f"community:{internal.id}", "lobby", "post:99999"}
     joined = [e["args"][0]["room"] for e in received if e["name"] == "presence.state"]
@@ -327,7 +327,7 @@ def test_services_reach_the_pages_that_show_them(app, make, connect):
         ideas.change_status(db.session.get(User, manager.id), idea_id, "under_review", "Looking into it.")
         jobs.drain()
     assert names(community_page).count("post.created") == 1
-    got = post_page.get_received()
+    got = socket_received(post_page)
     kinds = [e["name"] for e in got]
     assert {"comment.added", "idea.voted", "idea.status_changed"} <= set(kinds)
     assert next(e["args"][0] for e in got if e["name"] == "comment.added")["comment_id"] == comment_id

@@ -167,3 +167,28 @@ def test_the_comment_fragment_is_the_viewers_own_and_guarded(app, make, login_as
     html = login_as(alice).get(f"/live/p/{post_id}/comments").get_data(as_text=True)
     assert f'id="c{comment_id}"' in html and "<strong>you</strong>" in html and "<script>x()" not in html
     assert login_as(customer).get(f"/live/p/{post_id}/comments").status_code == 404
+
+
+def test_the_vote_box_fragment_is_the_viewers_own_and_guarded(app, make, login_as):
+    """What live.js puts in place after idea.voted: the count for everyone, the viewer's own
+    vote, and the voter breakdown only for those who may see voters."""
+    from app.services import ideas
+
+    manager = make.user("employee", is_global_manager=True)
+    c = make.community("open", manager=manager)
+    voter, reader = make.user("customer", organisation="Camp Co"), make.user("customer")
+    secret = make.community("internal")
+    with app.app_context():
+        idea_id = posts.create(db.session.get(User, manager.id), c.slug, "idea", "Bigger tents", "x").id
+        talk_id = posts.create(db.session.get(User, manager.id), c.slug, "discussion", "Just talk", "x").id
+        hidden_id = posts.create(db.session.get(User, manager.id), secret.slug, "idea", "Staff only", "x").id
+        ideas.toggle_vote(db.session.get(User, voter.id), idea_id)
+    boxes = {who: login_as(who).get(f"/live/p/{idea_id}/idea") for who in (manager, voter, reader)}
+    assert all(r.status_code == 200 and r.headers["Cache-Control"] == "no-store" for r in boxes.values())
+    html = {who: r.get_data(as_text=True) for who, r in boxes.items()}
+    assert all(re.search(r'class="vote-total"><strong>1</strong>', h) for h in html.values())
+    assert "1 customer" in html[manager] and "Camp Co (1)" in html[manager] and "See who voted" in html[manager]
+    assert "1 customer" not in html[reader] and "Camp Co" not in html[reader] and "See who voted" not in html[reader]
+    assert 'aria-pressed="true"' in html[voter] and 'aria-pressed="false"' in html[reader]
+    assert login_as(reader).get(f"/live/p/{talk_id}/idea").status_code == 404  # not an idea
+    assert login_as(reader).get(f"/live/p/{hidden_id}/idea").status_code == 404  # not readable

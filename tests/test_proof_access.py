@@ -15,7 +15,7 @@ import zipfile
 
 from app.extensions import db, socketio
 from tests import proof_world as pw
-from tests.conftest import login, post
+from tests.conftest import login, post, socket_received
 
 # --- the model ------------------------------------------------------------------------------
 
@@ -325,7 +325,7 @@ def test_socket_rooms_follow_the_model(app, make):
             sock = socketio.test_client(app, flask_test_client=client, headers={"Origin": "http://127.0.0.1:5000"},
                                         auth={"rooms": rooms})
             try:
-                got = sock.get_received()
+                got = socket_received(sock)
                 refused = {e["args"][0]["room"] for e in got if e["name"] == "room.refused"}
                 body = json.dumps([e["args"] for e in got], default=str)
                 readable = pw.may_read(persona, vis)

@@ -7,8 +7,9 @@ connect `auth` payload may name rooms with the last id the client has in each:
     {"rooms": {"community:3": 120, "post:9": {"after": 55, "have": [53, 55]}, "post:4": null}}
 
 Each room is authorized through app.services.access; allowed rooms are joined and what the
-client missed since that id is replayed to it (app.services.chat.replay), refused ones are
-answered with `room.refused` {room, error}. An int is "the last id I have"; {"after", "have"}
+client missed since that id is replayed to it (app.services.chat.replay), followed by the
+room's `presence.state`; refused ones are answered with `room.refused` {room, error}. These go
+out after the connect acknowledgement, as few frames as possible (`live.batch`, see frames()). An int is "the last id I have"; {"after", "have"}
 adds the newest ids it holds (which may have arrived out of order); null joins without replay.
 
 Client events (each answered in its ack, see app.live.guard for the error shapes):
@@ -74,9 +75,10 @@ def _cursor(value) -> tuple[int | None, list[int]]:
     raise ValueError("bad cursor")
 
 
-def enter(user, room, after: int | None, have: list[int]) -> str:
-    """Authorize, join, count in presence and replay what was missed. Returns the room.
-    Raises NotFound when the person may not read it."""
+def enter(user, room, after: int | None, have: list[int]) -> tuple[str, list[tuple[str, dict]]]:
+    """Authorize, join and count in presence. Returns the room and what the socket missed in it
+    (its replay: [(event, payload)], already claimed in the replay fence, so the caller must
+    send all of it to this socket). Raises NotFound when the person may not read the room."""
     state = state_of(current_app)
     sid = request.sid
     room = chat.authorize_room(user, room)
@@ -89,15 +91,34 @@ def enter(user, room, after: int | None, have: list[int]) -> str:
     state.track(sid, room, chat.community_of_room(room))
     if state.presence.add(room, user.id, sid):
         events.signal("presence.joined", {"room": room, "user": chat.person(user)}, room, skip_sid=sid)
+    missed: list[tuple[str, dict]] = []
     if after is not None:
         result = chat.replay(user, room, after, have)
-        manager = socketio.server.manager
-        for name, data in result.events:
-            if state.fence_claim(sid, room, name, data):
-                manager.emit(name, data, namespace=NAMESPACE, room=sid, ignore_queue=True)
+        missed = [(name, data) for name, data in result.events if state.fence_claim(sid, room, name, data)]
         if result.truncated:
-            manager.emit("replay.truncated", {"room": room}, namespace=NAMESPACE, room=sid, ignore_queue=True)
-    return room
+            missed.append(("replay.truncated", {"room": room}))
+    return room, missed
+
+
+FRAME_EVENTS = 1_000  # events per live.batch frame of a replay
+
+
+def frames(items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """Events for one socket as few frames as possible: a lone event as itself, more as
+    `live.batch` frames of up to FRAME_EVENTS. (python-engineio's client refuses a long-polling
+    response of more than 16 packets, and the server puts everything queued into one: a
+    replay of 300 messages sent one by one cuts such a client off.)"""
+    if len(items) <= 1:
+        return list(items)
+    return [(events.BATCH, {"room": None, "events": [[name, data] for name, data in items[i:i + FRAME_EVENTS]]})
+            for i in range(0, len(items), FRAME_EVENTS)]
+
+
+def send_to(sid: str, items: list[tuple[str, dict]]) -> None:
+    """Send events to one socket of this process, now."""
+    manager = socketio.server.manager
+    for name, data in frames(items):
+        manager.emit(name, data, namespace=NAMESPACE, room=sid, ignore_queue=True)
 
 
 # --- connecting ---------------------------------------------------------------------------
@@ -121,13 +142,14 @@ def on_connect(auth=None):
     if isinstance(token, str) and token:
         join_room(f"session:{token}")
     wanted = auth.get("rooms") if isinstance(auth, dict) else None
+    outbox: list[tuple[str, dict]] = []
     if isinstance(wanted, dict):
         for room, cursor in list(wanted.items())[:MAX_ROOMS]:
             try:
                 after, have = _cursor(cursor)
-                name = enter(user, room, after, have)
-                socketio.server.manager.emit("presence.state", {"room": name, **presence_of(name)},
-                                             namespace=NAMESPACE, room=request.sid, ignore_queue=True)
+                name, missed = enter(user, room, after, have)
+                outbox += missed
+                outbox.append(("presence.state", {"room": name, **presence_of(name)}))
             except Exception as exc:  # noqa: BLE001 - one bad room never refuses the connection
                 db.session.rollback()
                 if isinstance(exc, DomainError):
@@ -137,8 +159,11 @@ def on_connect(auth=None):
                 else:
                     log.exception("could not enter %r on connect", room)
                     message = "Something went wrong on our side; reload the page."
-                socketio.server.manager.emit("room.refused", {"room": str(room)[:80], "error": message or "Not allowed."},
-                                             namespace=NAMESPACE, room=request.sid, ignore_queue=True)
+                outbox.append(("room.refused", {"room": str(room)[:80], "error": message or "Not allowed."}))
+    # The rooms are joined now (nothing live is missed from here on); what the socket missed
+    # goes out right after the connect acknowledgement (the managers' connect hook): a
+    # Socket.IO client takes events only once it is connected.
+    state.send_when_connected(request.sid, frames(outbox))
     return True
 
 
@@ -169,7 +194,8 @@ def on_join(user, data):
         after, have = _cursor({"after": data.get("after", data.get("last")), "have": data.get("have") or []})
     except ValueError:
         return error("bad_request", "“after” must be a message id and “have” a list of ids.")
-    room = enter(user, data.get("room"), after, have)
+    room, missed = enter(user, data.get("room"), after, have)
+    send_to(request.sid, missed)  # the replay before the ack
     return ok(room=room, presence=presence_of(room))
 
 

@@ -79,6 +79,7 @@ class LiveState:
         self.lock = threading.Lock()
         self.sockets: dict[str, SocketInfo] = {}
         self.fences: dict[str, dict[str, _Fence]] = {}
+        self.on_connect: dict[str, list] = {}  # sid -> frames to send once its connect is acknowledged
         self.server_id = uuid.uuid4().hex[:12]
         self.redis = None
         prefix = self.prefix = f"kring:{channel}:"
@@ -124,7 +125,20 @@ class LiveState:
             info = self.sockets.pop(sid, None)
             for fences in self.fences.values():
                 fences.pop(sid, None)
+            self.on_connect.pop(sid, None)
             return info
+
+    def send_when_connected(self, sid: str, frames: list) -> None:
+        """Frames [(event, payload)] for `sid` to send right after its connect acknowledgement
+        (the connect handler runs before it; python-socketio sends the ack when it returns)."""
+        if frames:
+            with self.lock:
+                self.on_connect[sid] = list(frames)
+
+    def connected(self, sid: str) -> list:
+        """The frames waiting for `sid`'s acknowledged connect (and forget them)."""
+        with self.lock:
+            return self.on_connect.pop(sid, [])
 
     def info(self, sid: str) -> SocketInfo | None:
         with self.lock:
@@ -421,6 +435,14 @@ class KringManager(sio.Manager):
         self.live.server = self.server
         self.live.start_upkeep()
 
+    def connect(self, sid, namespace):
+        """python-socketio calls this right after it queued the connect acknowledgement: now
+        send what the connect handler left for the socket (its replay and presence)."""
+        sid = super().connect(sid, namespace)
+        for name, data in self.live.connected(sid):
+            self.emit(name, data, namespace, room=sid, ignore_queue=True)
+        return sid
+
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
         if event == CONTROL:
@@ -446,6 +468,14 @@ class KringRedisManager(sio.RedisManager):
         super().initialize()
         self.live.server = self.server
         self.live.start_upkeep()
+
+    def connect(self, sid, namespace):
+        """python-socketio calls this right after it queued the connect acknowledgement: now
+        send what the connect handler left for the socket (its replay and presence)."""
+        sid = super().connect(sid, namespace)
+        for name, data in self.live.connected(sid):
+            self.emit(name, data, namespace, room=sid, ignore_queue=True)
+        return sid
 
     def _handle_emit(self, message):
         event = message.get("event")

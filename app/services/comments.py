@@ -274,8 +274,10 @@ def accept(actor, comment_id: int) -> Comment:
         raise ValidationError({"_": "This answer was deleted; it cannot be accepted."})
     if post.accepted_comment_id == comment.id:
         return comment
+    previous = post.accepted_comment_id
     post.accepted_comment_id = comment.id
     notifications.after_accepted(comment, actor)
+    events.answer_accepted(post, comment.id, previous)
     db.session.commit()
     return comment
 
@@ -291,6 +293,7 @@ def unaccept(actor, comment_id: int) -> Comment:
         raise Forbidden("Only the person who asked and the community's staff can change the accepted answer.")
     if post.accepted_comment_id == comment.id:
         post.accepted_comment_id = None
+        events.answer_accepted(post, None, comment.id)
         db.session.commit()
     return comment
 

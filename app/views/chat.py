@@ -20,7 +20,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.live.handlers import SESSION_TOKEN
-from app.services import access, chat
+from app.models import PostKind
+from app.services import access, chat, ideas
 from app.views.helpers import apply_errors
 
 bp = Blueprint("chat", __name__)
@@ -292,6 +293,19 @@ def comments_fragment(post_id: int):
 
     pacc = access.post_for(current_user, post_id, "read")
     html = render_template("posts/_comments.html", pacc=pacc, **post_view(current_user, pacc))
+    response = current_app.response_class(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/live/p/<int:post_id>/idea")
+def idea_fragment(post_id: int):
+    """The idea's vote box as the viewer sees it (count, their vote, and the voter breakdown
+    when they may see voters): live.js puts it in place after an `idea.voted`."""
+    pacc = access.post_for(current_user, post_id, "read")
+    if pacc.post.kind != PostKind.IDEA:
+        raise NotFound("No such idea.")
+    html = render_template("posts/_idea.html", idea=ideas.panel(current_user, pacc))
     response = current_app.response_class(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -6,6 +6,8 @@
  *    section after it, a moment after typing stops.
  * 4. <textarea data-mentions="/api/c/<slug>/mentions"> suggests people after "@" in an
  *    accessible listbox (arrow keys, Enter/Tab to insert, Escape to close, mouse too).
+ * 5. A live discussion marked data-open-at-end opens scrolled to its newest message (and the
+ *    message box under it), unless the address names a place on the page (#m123).
  *
  * No framework and no inline script or style (the Content-Security-Policy forbids them).
  */
@@ -277,5 +279,27 @@
     document.addEventListener("DOMContentLoaded", init);
   } else {
     init();
+  }
+  /* 5. The live discussion opens at its newest message ------------------------------------ */
+  function openAtEnd() {
+    var section = document.querySelector("[data-chat][data-open-at-end]");
+    if (!section || window.location.hash) return;
+    var newest = section.querySelector("[data-chat-log] > li:last-child");
+    var box = section.querySelector("[data-chat-form]");
+    if (!newest) return;
+    newest.scrollIntoView({ block: "end" });
+    if (box) {
+      // and the message box in view too: the newest goes above it (it may stick to the bottom
+      // of the window) or the box is brought up under it, never past the newest's start
+      var n = newest.getBoundingClientRect(), b = box.getBoundingClientRect();
+      var shift = Math.max(n.bottom - b.top, b.bottom - window.innerHeight);
+      if (shift > 0) window.scrollBy(0, Math.min(shift, n.top));
+    }
+    if (newest.getBoundingClientRect().top < 0) newest.scrollIntoView({ block: "start" }); // a tall message: its start
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", openAtEnd);
+  } else {
+    openAtEnd();
   }
 })();

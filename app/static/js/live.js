@@ -6,8 +6,9 @@
  *   the connect `auth` payload, on every (re)connect; the server replays what was missed.
  * - Header: the unread notification count, and the notification list, update live.
  * - Community page: new posts are announced above the list; votes and idea statuses update.
- * - Post page: new, edited and removed comments are fetched server-rendered for this person
- *   (/live/p/<id>/comments) and put in place; votes and the official response update.
+ * - Post page: new, edited and removed comments, and the accepted answer, are fetched
+ *   server-rendered for this person (/live/p/<id>/comments) and put in place; the vote box
+ *   (with the voter breakdown, /live/p/<id>/idea) and the official response update.
  * - Live discussion (chat) pages: messages arrive, are sent with an idempotency key and
  *   retried until acknowledged, typing indicators and who is here now.
  *
@@ -400,6 +401,33 @@
     if (label) label.textContent = n === 1 ? "vote" : "votes";
   }
 
+  /* the vote box as this person sees it (their vote, and the voter breakdown when they may
+     see voters), fetched server-rendered after votes changed */
+  var voteTimer = null;
+  function refreshVoteBox(postId) {
+    clearTimeout(voteTimer);
+    voteTimer = setTimeout(function () {
+      fetch("/live/p/" + postId + "/idea", { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var tpl = document.createElement("template");
+          tpl.innerHTML = html; // our own server-rendered page fragment
+          var fresh = tpl.content.querySelector("#idea .vote-box");
+          var now = document.querySelector("#idea .vote-box");
+          if (!fresh || !now) return;
+          var focused = document.activeElement && now.contains(document.activeElement);
+          var box = document.importNode(fresh, true);
+          now.replaceWith(box);
+          if (focused) {
+            var button = box.querySelector(".vote-button");
+            if (button) button.focus();
+          }
+        })
+        .catch(function () {});
+    }, 150);
+  }
+
   socket.on("idea.voted", function (data) {
     if (postRoom === "post:" + data.post_id) {
       var total = document.querySelector("#idea .vote-total");
@@ -410,6 +438,7 @@
         var hint = document.getElementById("vote-hint");
         if (hint) hint.textContent = data.voted ? "You voted. Press again to undo." : "One vote per person.";
       }
+      refreshVoteBox(data.post_id);
       return;
     }
     var card = postCard(data.post_id);
@@ -485,6 +514,13 @@
   socket.on("comment.updated", queueComments("updated"));
   socket.on("comment.removed", queueComments("removed"));
   socket.on("comment.hidden", queueComments("removed"));
+  /* the accepted answer changed: both answers are rendered again (mark and buttons) */
+  socket.on("answer.accepted", function (data) {
+    var update = queueComments("updated");
+    [data.comment_id, data.previous_id].forEach(function (id) {
+      if (id) update({ post_id: data.post_id, comment_id: id, parent_id: null });
+    });
+  });
 
   function refreshComments() {
     var todo = changes;
