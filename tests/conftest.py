@@ -91,6 +91,9 @@ def app(tmp_path, _pg_schema):
     live = application.extensions.get("kring_live")
     if live is not None:
         assert live.stop(), "the live upkeep loop did not stop"
+    from app.services import reads
+
+    reads.flush(application)  # queued read markers, before the database goes
     with application.app_context():
         db.session.remove()
         if _pg_schema:
