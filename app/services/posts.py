@@ -108,6 +108,9 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     from app.services import premoderation
 
     held = premoderation.check_post(author, acc, title, body, confirm_sensitive=confirm_sensitive)
+    from app.services import attachments
+
+    uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     now = clock.utcnow()
     post = Post(community_id=acc.community.id, author_id=author.id, kind=kind, title=title, body=body,
                 body_html=markup.to_html(body, embeds=True), topics=topics, created_at=now,
@@ -117,10 +120,8 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     refresh_hot(post)
     db.session.add(post)
     db.session.flush()
-    if files:
-        from app.services import attachments
-
-        attachments.attach(author, files, post=post)
+    if uploads:
+        attachments.attach(author, uploads, post=post)
     from app.services import follows, notifications
 
     follows.ensure(author, "post", post.id)
@@ -143,15 +144,16 @@ def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str =
         raise ValidationError({"reason": "Say why you edit someone else's post; the author will see it."})
     if title == post.title and body == post.body and {t.id for t in topics} == {t.id for t in post.topics} and not files:
         return post
+    from app.services import attachments
+
+    uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     db.session.add(Revision(post_id=post.id, title=post.title, body=post.body, editor_id=actor.id,
                             reason=reason[:500] or None, created_at=clock.utcnow()))
     post.title, post.body, post.topics = title, body, topics
     post.body_html = markup.to_html(body, embeds=True)
     post.edited_at = clock.utcnow()
-    if files:
-        from app.services import attachments
-
-        attachments.attach(actor, files, post=post)
+    if uploads:
+        attachments.attach(actor, uploads, post=post)
     from app.services import notifications
 
     notifications.after_post_edited(post, actor)
