@@ -42,7 +42,8 @@ def init_extensions(app: Flask) -> None:
 
 
 def init_database(app: Flask) -> None:
-    """SQLite: WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for writing requests."""
+    """SQLite: WAL, foreign keys, a busy timeout, and transactions that take the write lock only
+    at their first write (see `_sqlite_transactions`). PostgreSQL: nothing to do."""
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "sqlite":
@@ -50,7 +51,7 @@ def init_database(app: Flask) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves below
+        dbapi_conn.isolation_level = None  # the driver begins nothing itself: _sqlite_transactions does
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(app.config.get('KRING_DB_LOCK_WAIT_MS', 10000))}")
@@ -59,21 +60,71 @@ def init_database(app: Flask) -> None:
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write() else "BEGIN")
+    event.listen(engine, "before_cursor_execute", _sqlite_transactions)
 
 
-def _wants_write() -> bool:
-    """Reads (GET/HEAD) start deferred transactions; everything else takes the write lock at
-    BEGIN, so a read-then-write transaction never fails with an instant 'database is locked'."""
-    from flask import has_request_context
+_FIRST_WORD = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
+_DML = re.compile(r"\b(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+_PASS_THROUGH = {"BEGIN", "COMMIT", "END", "ROLLBACK", "RELEASE", "PRAGMA", "VACUUM", "ATTACH", "DETACH"}
+_READS = {"SELECT", "VALUES", "EXPLAIN"}
 
-    if has_request_context() and g.get("kring_busy"):
-        return False  # the 503 page after a lock not granted only reads
-    if has_request_context() and request.method in ("GET", "HEAD", "OPTIONS"):
-        return bool(g.get("kring_write"))
+
+def _sqlite_writes(statement: str, context) -> bool | None:
+    """True: the statement writes (or means to: SAVEPOINT, SELECT ... FOR UPDATE); False: it
+    only reads; None: transaction control and pragmas, which begin nothing. Anything not known
+    to be a read counts as a write, so a mistake costs an early lock, never a lost write."""
+    match = _FIRST_WORD.match(statement)
+    word = match.group(1).upper() if match else ""
+    if word in _PASS_THROUGH:
+        return None
+    if word == "WITH":
+        return bool(_DML.search(statement))
+    if word in _READS:
+        compiled = getattr(context, "compiled", None)
+        return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
     return True
+
+
+def _sqlite_transactions(conn, cursor, statement, parameters, context, executemany):
+    """SQLite transactions begin deferred and take the write lock at their first write.
+
+    A transaction begins right before its first statement: `BEGIN IMMEDIATE` when that
+    statement writes, else a plain `BEGIN` (in WAL, reading needs no lock and is never blocked
+    by a writer). At the first write of a transaction that has only read so far, the read
+    transaction is ended and `BEGIN IMMEDIATE` waits for the write lock (up to
+    KRING_DB_LOCK_WAIT_MS, else "database is locked", which answers 503). Upgrading the read
+    transaction in place instead would fail at once whenever another connection holds the lock
+    or has committed since the read began (SQLITE_BUSY / SQLITE_BUSY_SNAPSHOT: SQLite cannot
+    wait there), so it is never done.
+
+    So the work before the first write (loading the person, access checks, validation, image
+    processing) and everything after the commit (rendering) hold no lock. What the transaction
+    read before its first write may be older than what it then writes on: the same guarantee
+    as PostgreSQL's READ COMMITTED, which the services already rely on (counters are updated
+    with SQL expressions, unique indexes settle races); from the first write to the commit,
+    writers are serialised."""
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return statement, parameters
+    writes = _sqlite_writes(statement, context)
+    if writes is None:
+        return statement, parameters
+    raw = conn.connection.dbapi_connection
+    info = conn.connection.info
+    try:
+        if not raw.in_transaction:
+            raw.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+            info["kring_writing"], info["kring_changes"] = writes, raw.total_changes
+        elif writes and not info.get("kring_writing"):
+            info["kring_writing"] = True
+            if raw.total_changes == info.get("kring_changes"):  # nothing written yet: only reads to end
+                raw.execute("ROLLBACK")
+                raw.execute("BEGIN IMMEDIATE")
+            # else a write slipped through as a read: the transaction holds the write lock already
+    except raw.OperationalError as exc:  # the lock not granted in time: "database is locked"
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError(statement, parameters, exc) from exc
+    return statement, parameters
 
 
 def init_login(app: Flask) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import InsightActivity, InsightPost, Post, SearchLog, Topic
-from app.services import accounts, comments, communities, departments, experts, ideas, insight, posts
+from app.services import accounts, comments, communities, departments, experts, ideas, insight, posts, reads
 from tests.conftest import PASSWORD
 
 NOW = datetime(2026, 3, 18, 12, 0)
@@ -92,6 +92,7 @@ def build_world() -> World:
     comments.accept(w.c1, answer.id)
     for reader in (w.s2, w.c2):
         posts.mark_read(reader, db.session.get(Post, w.q1))
+    reads.flush()  # the view counter, written now
     at(datetime(2026, 2, 24, 9))
     w.i1_idea = posts.create(w.s1, "open", "idea", "Green tent pegs", "Easy to find.", [returns]).id
     at(datetime(2026, 2, 24, 10))

@@ -11,7 +11,7 @@ from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, Post, Revision, Topic, User
-from app.services import access, jobs, posts
+from app.services import access, jobs, posts, reads
 from tests.conftest import post as post_form
 
 
@@ -236,6 +236,7 @@ def test_community_page_topic_page_and_feed_run_constant_queries(app, make, logi
                 comments.add(db.session.get(User, reader.id), p.id, "A comment")
                 if i % 4 == 0:
                     posts.mark_read(db.session.get(User, reader.id), p)
+        reads.flush(app)
 
     paths = [f"/c/{c.slug}", f"/c/{c.slug}?sort=new", f"/c/{c.slug}/t/returns", "/", "/feed"]
 

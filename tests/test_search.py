@@ -25,7 +25,7 @@ from app.models import (
     User,
 )
 from app.search import capture, indexer, rebuild, store
-from app.services import access, comments, communities, ideas, mail, notifications, posts, search
+from app.services import access, comments, communities, ideas, mail, notifications, posts, reads, search
 
 
 def _u(user):
@@ -120,6 +120,7 @@ def test_changes_that_do_not_matter_write_no_rows(world):
     post = db.session.get(Post, world["posts"]["open"])
     n = len(_changes())
     posts.mark_read(social, post)  # a view counter (bulk UPDATE of view_count) and a read marker
+    reads.flush()  # written now
     assert len(_changes()) == n
     comments.add(world["people"]["customer"], post.id, "Me too!")  # touches the post's activity and counter
     new = _changes()[n:]

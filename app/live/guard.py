@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_login import current_user
 
 from app import events
@@ -113,9 +113,9 @@ def _size(data) -> int:
 
 def live_event(name: str, *, limit: tuple[int, float] = (30, 10), max_bytes: int = 1_000, writes: bool = False):
     """Register `fn(user, data) -> dict` as the handler of client event `name` (see above).
-    `writes`: the event changes data, so on SQLite its transaction takes the write lock at
-    BEGIN (a read that turns into a write would fail at once with "database is locked"), and
-    writing events of this process queue for it one at a time (see sqlite_writes)."""
+    `writes`: the event changes data, so on SQLite the writing events of this process queue
+    for the write lock one at a time (see sqlite_writes; the lock itself is taken at the
+    transaction's first write, app/setup.py)."""
 
     def register(fn):
         @functools.wraps(fn)
@@ -127,7 +127,6 @@ def live_event(name: str, *, limit: tuple[int, float] = (30, 10), max_bytes: int
 
         def _handle(args):
             try:
-                g.kring_write = writes
                 user = person()
                 state = state_of(current_app)
                 info = state.info(request.sid)

@@ -16,7 +16,9 @@ stored. Files written in a transaction that is rolled back instead of committed 
 again (a session hook below), so a failed post leaves no orphans on disk.
 
 The caller (posts.create/edit, the comments service) has already authorized the actor and
-commits the transaction; `attach` only adds rows and flushes. Reading goes through
+commits the transaction; `attach` only adds rows and flushes. They call `prepare` (the
+checks and the re-encoding, the slow part) before their first write, so that work never holds
+SQLite's write lock, and hand its Uploads to `attach`. Reading goes through
 `file_for`, which asks app.services.access whether the viewer may read the post. `remove`
 deletes an attachment for good (row, file and thumbnail) for whoever may edit its post or
 comment; its files go only once the removal commits.
@@ -104,25 +106,32 @@ class _Refused(Exception):
 
 # --- attaching ----------------------------------------------------------------------------
 
-def attach(actor, files, *, post=None, comment=None) -> list[Attachment]:
-    """Validate and store `files` (werkzeug FileStorage; empty inputs skipped) on `post` or
-    `comment`, for an actor the caller has authorized. Returns the new rows (flushed, not
-    committed). Raises ValidationError({"files": ...}) when a file is refused or the post or
-    comment would get more than MAX_ATTACHMENTS files; then nothing is stored."""
-    if (post is None) == (comment is None):
-        raise ValueError("attach to exactly one post or comment")
+@dataclass(frozen=True)
+class Uploads:
+    """Files checked and re-encoded by `prepare`, not stored yet."""
+
+    items: tuple[_Prepared, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def prepare(files) -> Uploads:
+    """Check and re-encode `files` (werkzeug FileStorage; empty inputs skipped): the slow part
+    of an upload (Pillow), which services do before their first write so that it never holds
+    SQLite's write lock. Raises ValidationError({"files": ...}) when a file is refused or there
+    are more than MAX_ATTACHMENTS."""
+    if isinstance(files, Uploads):
+        return files
     files = [f for f in (files or ()) if f is not None and (getattr(f, "filename", "") or "").strip()]
     if not files:
-        return []
+        return Uploads()
     cfg = current_app.config
-    limit = cfg["MAX_ATTACHMENTS"]
-    owner = Attachment.post_id == post.id if post is not None else Attachment.comment_id == comment.id
-    existing = db.session.scalar(select(func.count()).select_from(Attachment).where(owner)) or 0
-    if existing + len(files) > limit:
-        where = "post" if post is not None else "comment"
-        extra = f" (it has {existing} already)" if existing else ""
-        raise ValidationError({"files": f"Attach at most {limit} files to a {where}{extra}."})
-
+    if len(files) > cfg["MAX_ATTACHMENTS"]:
+        raise ValidationError({"files": f"Attach at most {cfg['MAX_ATTACHMENTS']} files at once."})
     prepared, problems = [], []
     for storage_file in files:
         name = display_name(storage_file.filename)
@@ -132,6 +141,27 @@ def attach(actor, files, *, post=None, comment=None) -> list[Attachment]:
             problems.append(f"{name}: {exc}")
     if problems:
         raise ValidationError({"files": " ".join(problems)})
+    return Uploads(tuple(prepared))
+
+
+def attach(actor, files, *, post=None, comment=None) -> list[Attachment]:
+    """Store `files` (an Uploads from `prepare`, or FileStorage to prepare now) on `post` or
+    `comment`, for an actor the caller has authorized. Returns the new rows (flushed, not
+    committed). Raises ValidationError({"files": ...}) when a file is refused or the post or
+    comment would get more than MAX_ATTACHMENTS files; then nothing is stored."""
+    if (post is None) == (comment is None):
+        raise ValueError("attach to exactly one post or comment")
+    uploads = prepare(files)
+    if not uploads:
+        return []
+    limit = current_app.config["MAX_ATTACHMENTS"]
+    owner = Attachment.post_id == post.id if post is not None else Attachment.comment_id == comment.id
+    existing = db.session.scalar(select(func.count()).select_from(Attachment).where(owner)) or 0
+    if existing + len(uploads) > limit:
+        where = "post" if post is not None else "comment"
+        extra = f" (it has {existing} already)" if existing else ""
+        raise ValidationError({"files": f"Attach at most {limit} files to a {where}{extra}."})
+    prepared = uploads.items
 
     written: list[str] = []
     rows = []

@@ -149,16 +149,17 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, confirm_se
             parent = db.session.get(Comment, parent.parent_id)  # one level: join the reply's thread
         if parent is None or parent.deleted_at is not None:
             raise ValidationError({"parent_id": "The comment you reply to was deleted."})
+    from app.services import attachments
+
+    uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     now = clock.utcnow()
     comment = Comment(post_id=post.id, parent_id=parent.id if parent else None, author_id=author.id,
                       body=body, body_html=markup.to_html(body, embeds=True), like_count=0, created_at=now,
                       held_at=now if held else None, held_reason=held[:300] if held else None)
     db.session.add(comment)
     db.session.flush()
-    if files:
-        from app.services import attachments
-
-        attachments.attach(author, files, comment=comment)
+    if uploads:
+        attachments.attach(author, uploads, comment=comment)
     follows.ensure(author, "post", post.id)
     if not held:
         _bump(Post, post, "comment_count", 1)

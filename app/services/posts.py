@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import exists, insert, or_, select, tuple_, update
+from sqlalchemy import exists, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import clock, events
@@ -25,7 +25,6 @@ from app.models import (
     Membership,
     Post,
     PostKind,
-    PostRead,
     Revision,
     Topic,
     Vote,
@@ -109,6 +108,9 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     from app.services import premoderation
 
     held = premoderation.check_post(author, acc, title, body, confirm_sensitive=confirm_sensitive)
+    from app.services import attachments
+
+    uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     now = clock.utcnow()
     post = Post(community_id=acc.community.id, author_id=author.id, kind=kind, title=title, body=body,
                 body_html=markup.to_html(body, embeds=True), topics=topics, created_at=now,
@@ -118,10 +120,8 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     refresh_hot(post)
     db.session.add(post)
     db.session.flush()
-    if files:
-        from app.services import attachments
-
-        attachments.attach(author, files, post=post)
+    if uploads:
+        attachments.attach(author, uploads, post=post)
     from app.services import follows, notifications
 
     follows.ensure(author, "post", post.id)
@@ -144,15 +144,16 @@ def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str =
         raise ValidationError({"reason": "Say why you edit someone else's post; the author will see it."})
     if title == post.title and body == post.body and {t.id for t in topics} == {t.id for t in post.topics} and not files:
         return post
+    from app.services import attachments
+
+    uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     db.session.add(Revision(post_id=post.id, title=post.title, body=post.body, editor_id=actor.id,
                             reason=reason[:500] or None, created_at=clock.utcnow()))
     post.title, post.body, post.topics = title, body, topics
     post.body_html = markup.to_html(body, embeds=True)
     post.edited_at = clock.utcnow()
-    if files:
-        from app.services import attachments
-
-        attachments.attach(actor, files, post=post)
+    if uploads:
+        attachments.attach(actor, uploads, post=post)
     from app.services import notifications
 
     notifications.after_post_edited(post, actor)
@@ -189,17 +190,13 @@ def revisions(viewer, post_id: int) -> tuple[access.PostAccess, list[Revision]]:
 
 
 def mark_read(viewer, post) -> None:
-    """Remember that the viewer saw the post as it is now (unread markers); counts a view.
-    `post`: the Post or its id (the caller has checked that the viewer may read it)."""
-    post_id = post if isinstance(post, int) else post.id
-    now = clock.utcnow()
-    seen = db.session.execute(update(PostRead).where(PostRead.user_id == viewer.id, PostRead.post_id == post_id)
-                              .values(read_at=now).execution_options(synchronize_session=False)).rowcount
-    if not seen:  # the first time: a new marker and one more view
-        db.session.execute(insert(PostRead).values(user_id=viewer.id, post_id=post_id, read_at=now))
-        db.session.execute(update(Post).where(Post.id == post_id).values(view_count=Post.view_count + 1)
-                           .execution_options(synchronize_session=False))
-    db.session.commit()
+    """Remember that the viewer saw the post as it is now (unread markers); the first time
+    counts a view. `post`: the Post or its id (the caller has checked that the viewer may read
+    it). Queued, not written: no write lock, and the viewer's next page already shows it read
+    (app.services.reads writes the queue within a second; `reads.flush()` writes it now)."""
+    from app.services import reads
+
+    reads.note(viewer.id, post if isinstance(post, int) else post.id, clock.utcnow())
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -268,8 +265,9 @@ def _rows(viewer, posts: list[Post]) -> list[PostRow]:
     if not ids:
         return []
     voted = set(db.session.scalars(select(Vote.post_id).where(Vote.user_id == viewer.id, Vote.post_id.in_(ids))))
-    reads = dict(db.session.execute(select(PostRead.post_id, PostRead.read_at)
-                                    .where(PostRead.user_id == viewer.id, PostRead.post_id.in_(ids))).all())
+    from app.services import reads as read_markers
+
+    reads = read_markers.read_at(viewer.id, ids)
     return [PostRow(p, unread=(p.author_id != viewer.id and (p.id not in reads or reads[p.id] < p.last_activity_at)),
                     voted=p.id in voted) for p in posts]
 
