@@ -36,7 +36,7 @@ from wtforms import (
 from wtforms.validators import EqualTo
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.errors import ValidationError
+from app.errors import Throttled, ValidationError
 from app.extensions import db, limiter
 from app.models import MemberRole, User, Visibility
 from app.services import access, accounts, communities, invitations, settings, totp
@@ -51,6 +51,18 @@ MISMATCH = "The two passwords do not match."
 def _limited(config_key: str):
     """Rate-limit the POSTs of a view with the limit string in app.config[config_key]."""
     return limiter.limit(lambda: current_app.config[config_key], methods=["POST"])
+
+
+def _signin_failed(response) -> bool:
+    return bool(g.get("kring_signin_failed"))
+
+
+# The per-address ceiling of sign-in: counts FAILED sign-ins only (wrong email or password),
+# so the people of one office behind one address never use it up by signing in; a
+# password-spraying address (one guess each for many accounts) reaches it. The per-account
+# throttles (app.services.totp.signin_keys) stop guessing at one account.
+_signin_ceiling = limiter.limit(lambda: current_app.config["RATELIMIT_SIGNIN"], methods=["POST"],
+                                deduct_when=_signin_failed)
 
 
 # --- forms --------------------------------------------------------------------------------
@@ -135,7 +147,7 @@ def _no_store(body, status: int = 200):
 # --- signing in and out -------------------------------------------------------------------
 
 @bp.route("/signin", methods=["GET", "POST"])
-@_limited("RATELIMIT_SIGNIN")
+@_signin_ceiling
 def signin():
     target = request.values.get("next")
     next_url = safe_next(target, _home())
@@ -143,13 +155,19 @@ def signin():
         return redirect(next_url)
     form = SignInForm()
     unverified_email = None
+    status = None
+    headers = {}
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.email.data, form.password.data)
+            user = accounts.authenticate(form.email.data, form.password.data, request.remote_addr)
         except accounts.EmailNotVerified as exc:
             unverified_email = exc.user.email
             form.form_errors.append(exc.message)
+        except Throttled as exc:
+            apply_errors(form, exc)
+            status, headers = 429, {"Retry-After": str(exc.retry_after)}
         except ValidationError as exc:
+            g.kring_signin_failed = isinstance(exc, accounts.WrongCredentials)
             apply_errors(form, exc)
         else:
             if totp.is_enabled(user):  # the password was right: now the second factor
@@ -161,7 +179,7 @@ def signin():
             return redirect(next_url)
     keep_next = target if target and next_url == target else None
     return render_template("auth/signin.html", form=form, next=keep_next,
-                           unverified_email=unverified_email), _status(form)
+                           unverified_email=unverified_email), status or _status(form), headers
 
 
 @bp.post("/signout")
