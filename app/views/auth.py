@@ -41,7 +41,7 @@ from app.extensions import db, limiter
 from app.models import MemberRole, User, Visibility
 from app.services import access, accounts, communities, invitations, settings, totp
 from app.setup import safe_next
-from app.views.helpers import apply_errors
+from app.views.helpers import Required, apply_errors
 
 bp = Blueprint("auth", __name__)
 
@@ -68,37 +68,37 @@ _signin_ceiling = limiter.limit(lambda: current_app.config["RATELIMIT_SIGNIN"], 
 # --- forms --------------------------------------------------------------------------------
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email address")
-    password = PasswordField("Password")
+    email = EmailField("Email address", validators=[Required()])
+    password = PasswordField("Password", validators=[Required()])
     remember = BooleanField("Keep me signed in")
 
 
 class SignUpForm(FlaskForm):
-    display_name = StringField("Your name")
-    email = EmailField("Email address")
-    password = PasswordField("Password")
-    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", message=MISMATCH)])
+    display_name = StringField("Your name", validators=[Required()])
+    email = EmailField("Email address", validators=[Required()])
+    password = PasswordField("Password", validators=[Required()])
+    confirm = PasswordField("Repeat the password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
 class EmailForm(FlaskForm):
-    email = EmailField("Email address")
+    email = EmailField("Email address", validators=[Required()])
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField("New password")
-    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", message=MISMATCH)])
+    password = PasswordField("New password", validators=[Required()])
+    confirm = PasswordField("Repeat the new password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
 class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password")
-    password = PasswordField("New password")
-    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", message=MISMATCH)])
+    current_password = PasswordField("Current password", validators=[Required()])
+    password = PasswordField("New password", validators=[Required()])
+    confirm = PasswordField("Repeat the new password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Their email address")
+    email = EmailField("Their email address", validators=[Required()])
     kind = RadioField("Invite them as", choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")],
-                      default="customer", invalid_choice_message="Choose customer or partner.")
+                      default="customer", invalid_choice_message="Choose customer or partner.", validators=[Required()])
     communities = SelectMultipleField(
         "Communities they join", choices=[], coerce=str, widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(), invalid_choice_message="Choose among the communities you manage.")
@@ -106,9 +106,9 @@ class InviteForm(FlaskForm):
 
 
 class AcceptForm(FlaskForm):
-    display_name = StringField("Your name")
-    password = PasswordField("Choose a password")
-    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", message=MISMATCH)])
+    display_name = StringField("Your name", validators=[Required()])
+    password = PasswordField("Choose a password", validators=[Required()])
+    confirm = PasswordField("Repeat the password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
 # --- helpers ------------------------------------------------------------------------------

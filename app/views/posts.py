@@ -12,7 +12,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import IdeaStatus, PostKind
 from app.services import access, attachments, markup, policy, posts
-from app.views.helpers import apply_errors, previewing, rate_limited
+from app.views.helpers import Required, apply_errors, previewing, rate_limited
 
 bp = Blueprint("posts", __name__)
 
@@ -29,8 +29,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class PostForm(FlaskForm):
-    kind = RadioField("What are you posting?", choices=KIND_CHOICES, default="discussion")
-    title = StringField("Title")
+    kind = RadioField("What are you posting?", choices=KIND_CHOICES, default="discussion", validators=[Required()])
+    title = StringField("Title", validators=[Required()])
     body = TextAreaField("Text")
     topics = MultiCheckboxField("Topics", coerce=str, validate_choice=False)
     files = MultipleFileField("Images or videos (optional)")
