@@ -129,7 +129,9 @@ class Config:
     RATELIMIT_ENABLED = _bool("KRING_RATELIMIT", True)
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
-    RATELIMIT_SIGNIN = os.environ.get("KRING_RATELIMIT_SIGNIN", "10/minute;50/hour")
+    # per network address, FAILED sign-ins only (successful ones never count: an office behind
+    # one address must not lock itself out); the per-account throttles are in app.services.totp
+    RATELIMIT_SIGNIN = os.environ.get("KRING_RATELIMIT_SIGNIN", "300/hour")
     RATELIMIT_SIGNUP = os.environ.get("KRING_RATELIMIT_SIGNUP", "5/minute;30/hour")
     RATELIMIT_RESET = os.environ.get("KRING_RATELIMIT_RESET", "5/minute;20/hour")
     # per signed-in person (per address when signed out); app.views.helpers.rate_limited

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -242,6 +244,16 @@ def register_errors(app: Flask) -> None:
             return jsonify({"errors": exc.errors}), 400
         return render(400, "Please check your input", exc.message)
 
+    @app.errorhandler(errors.Throttled)
+    def _throttled(exc):
+        if _wants_json():
+            body, status = jsonify({"errors": exc.errors}), 429
+        else:
+            body, status = render(429, "Slow down", exc.message)
+        response = make_response(body, status)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     @app.errorhandler(CSRFError)
     def _csrf(exc):
         return render(400, "Your form expired",
@@ -255,13 +267,15 @@ def register_errors(app: Flask) -> None:
             404: "There is nothing here. The link may be old, or you may not have access.",
             405: "This address does not accept that kind of request.",
             413: "That upload is larger than this site accepts.",
-            429: "Too many attempts. Wait a moment and try again.",
         }
+        wait = _retry_after(exc) if exc.code == 429 else 0
+        if wait:
+            messages[429] = f"Too many attempts. {errors.try_again_in(wait)}"
         body, status = render(exc.code or 500, titles.get(exc.code, "Error"),
                               messages.get(exc.code, exc.description or ""))
         response = make_response(body, status)
-        if exc.code == 429:
-            response.headers["Retry-After"] = str(int(getattr(exc, "retry_after", None) or 60))
+        if wait:
+            response.headers["Retry-After"] = str(wait)
         return response
 
     @app.errorhandler(Exception)
@@ -280,6 +294,17 @@ def register_errors(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         return render(500, "Something went wrong", "We logged the error. Please try again in a moment.")
+
+
+def _retry_after(exc: HTTPException) -> int:
+    """Seconds until a 429 request may be made again: the breached Flask-Limiter limit's
+    reset time (memory or Redis store alike), else the exception's own, else a minute."""
+    seconds = getattr(exc, "retry_after", None)
+    if not seconds:
+        current = limiter.current_limit
+        if current is not None and current.breached:
+            seconds = current.reset_at - time.time()
+    return max(1, math.ceil(seconds or 60))
 
 
 _BUSY_MARKERS = ("database is locked", "database table is locked", "lock timeout",

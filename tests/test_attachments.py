@@ -531,3 +531,125 @@ def test_editing_a_post_can_add_files(app, make, login_as):
         [row] = db.session.scalars(select(Attachment)).all()
         assert row.post_id == post_id and row.original_name == "lake.jpg"
     assert f'src="/files/{row.id}/thumb"' in page
+
+
+# --- pending uploads: a refused form keeps its files --------------------------------------
+
+def _held_tokens(html: str) -> list[str]:
+    return re.findall(r'<input type="hidden" name="pending" value="([^"]+)">', html)
+
+
+def test_a_refused_post_form_keeps_its_file_and_the_next_submit_attaches_it(app, make, login_as):
+    with app.app_context():
+        community = make.community("open", topics=("Trips",))
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
+    client = login_as(make.user("customer"))
+    url = f"/c/{community.slug}/new"
+    refused = post_form(client, url, {
+        "kind": "discussion", "title": "Sunrise at the lake", "body": "Taken this morning.",
+        "files": [(io.BytesIO(_image("JPEG", (300, 200))), "sunrise.jpg", "image/jpeg")],
+    }, content_type="multipart/form-data")  # no topic
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert "File it under at least one topic." in html
+    assert re.search(r"attached: <strong>sunrise\.jpg</strong>", html) and 'name="unattach"' in html
+    tokens = _held_tokens(html)
+    assert len(tokens) == 1
+    again = post_form(client, url, {  # the file is not chosen again: only its token comes back
+        "kind": "discussion", "title": "Sunrise at the lake", "body": "Taken this morning.",
+        "topics": [str(topic_id)], "pending": tokens})
+    assert again.status_code == 302
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        [row] = db.session.scalars(select(Attachment)).all()
+        post = db.session.scalar(select(Post))
+        assert row.post_id == post.id and row.original_name == "sunrise.jpg" and row.pending_token is None
+    assert f'src="/files/{row.id}/thumb"' in page
+    reused = post_form(client, url, {  # a claimed token is spent
+        "kind": "discussion", "title": "Sunrise again", "body": "x", "topics": [str(topic_id)], "pending": tokens})
+    assert reused.status_code == 400 and "no longer there" in reused.get_data(as_text=True)
+
+
+def test_every_refusal_of_the_post_form_keeps_the_file(app, make, login_as):
+    """The guidelines not accepted, a missing topic, the personal-data warning: the file stays
+    through each, without being chosen again, and lands on the post."""
+    from app.services import policy
+
+    social = make.user("employee", is_global_manager=True)
+    with app.app_context():
+        community = make.community("open", manager=social, topics=("Trips",))
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
+        policy.save(_u(social), "# Be kind\nNo spam.")
+    client = login_as(make.user("employee"))
+    url = f"/c/{community.slug}/new"
+    data = {"kind": "discussion", "title": "Call me about the trip", "body": "My number is +31 6 1234 5678",
+            "files": [(io.BytesIO(_image("PNG")), "card.png", "image/png")]}
+    steps = [({}, "accept"), ({"accept_guidelines": "y"}, "topic"), ({"topics": [str(topic_id)]}, "phone number")]
+    for extra, error in steps:
+        data.update(extra)
+        resp = post_form(client, url, data, content_type="multipart/form-data")
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and error in html
+        assert "attached: <strong>card.png</strong>" in html
+        data.pop("files", None)
+        data["pending"] = _held_tokens(html)
+        assert len(data["pending"]) == 1
+    done = post_form(client, url, {**data, "confirm_sensitive": "y"}, content_type="multipart/form-data")
+    assert done.status_code == 302
+    with app.app_context():
+        [row] = db.session.scalars(select(Attachment)).all()
+        assert row.post_id == db.session.scalar(select(Post.id)) and row.original_name == "card.png"
+
+
+def test_nobody_else_can_claim_a_pending_upload(app, make, login_as):
+    with app.app_context():
+        community = make.community("open", topics=("Trips",))
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
+    ana, bob = make.user("customer"), make.user("customer")
+    make.member(community, ana)
+    make.member(community, bob)
+    url = f"/c/{community.slug}/new"
+    html = post_form(login_as(ana), url, {
+        "kind": "discussion", "title": "Private photo", "body": "x",
+        "files": [(io.BytesIO(_image("JPEG")), "ana-private.jpg", "image/jpeg")]},
+        content_type="multipart/form-data").get_data(as_text=True)
+    [token] = _held_tokens(html)
+    thief = app.test_client()
+    from tests.conftest import login
+
+    login(thief, bob)
+    refused = post_form(thief, url, {"kind": "discussion", "title": "Not mine", "body": "x",
+                                     "topics": [str(topic_id)], "pending": [token]})
+    assert refused.status_code == 400
+    body = refused.get_data(as_text=True)
+    assert "no longer there" in body and "ana-private.jpg" not in body and token not in body
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Post)) == 0
+        [row] = db.session.scalars(select(Attachment)).all()
+        assert row.post_id is None and row.pending_token == token  # still Ana's, still pending
+        with pytest.raises(ValidationError):
+            attachments.attach(_u(bob), [], post=posts.create(_u(ana), community.slug, "discussion", "Ana's", "x",
+                                                               [topic_id]), pending=[token])
+
+
+def test_removing_a_pending_upload_and_the_purge_of_old_ones(app, world):
+    from datetime import timedelta
+
+    from app import clock
+
+    member = world["member"]
+    held = attachments.hold(member, [_file(_image("PNG"), "a.png"), _file(_image("JPEG"), "b.jpg")])
+    assert [h.name for h in held] == ["a.png", "b.jpg"]
+    assert len(_stored_files(app)) == 4  # two files, two thumbnails
+    attachments.drop_pending(world["manager"], held[0].token)  # not theirs: nothing happens
+    assert len(attachments.pending(member, [h.token for h in held])) == 2
+    attachments.drop_pending(member, held[0].token)
+    assert [h.name for h in attachments.pending(member, [h.token for h in held])] == ["b.jpg"]
+    assert len(_stored_files(app)) == 2
+    clock.set_now(clock.utcnow() + attachments.PENDING_FOR + timedelta(minutes=1))
+    try:
+        assert attachments.pending(member, [held[1].token]) == []  # expired: cannot be claimed
+        assert attachments.purge_pending() == 1
+    finally:
+        clock.reset()
+    assert _attachment_count() == 0 and _stored_files(app) == []

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import User
 from app.services import accounts, jobs, mail, settings
 from config import TestConfig
-from tests.conftest import PASSWORD, post
+from tests.conftest import PASSWORD, Factory, post
 
 NEW = "amber lantern over the bay"
 REMEMBER = "kring_remember"
@@ -230,19 +230,44 @@ def test_post_without_csrf_token_is_refused(client, make):
     assert not _signed_in(client)
 
 
-@pytest.fixture
-def limited_app(tmp_path):
+def _limited_app(tmp_path, **config):
     """An app with rate limiting on (Flask-Limiter reads RATELIMIT_ENABLED in init_app)."""
     application = create_app(
         TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'limited.db'}",
         INSTANCE_DIR=tmp_path, UPLOAD_DIR=tmp_path / "uploads", MAIL_OUTBOX_DIR=tmp_path / "outbox",
-        RATELIMIT_ENABLED=True, RATELIMIT_SIGNIN="3/minute")
+        RATELIMIT_ENABLED=True, **config)
     with application.app_context():
         db.create_all()
+    return application
+
+
+@pytest.fixture
+def limited_app(tmp_path):
+    application = _limited_app(tmp_path, RATELIMIT_SIGNIN="3/minute")
     yield application
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def office(tmp_path):
+    """Rate limiting on with the production sign-in settings; every test client comes from the
+    same address (one office behind one NAT)."""
+    application = _limited_app(tmp_path)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _assert_wait_named(response):
+    """A throttled sign-in: 429, Retry-After, and the page names the wait."""
+    assert response.status_code == 429
+    wait = int(response.headers["Retry-After"])
+    assert wait > 0
+    assert re.search(r"Try again in \d+ (second|minute|hour)s?\.", _text(response)), _text(response)
+    assert "a moment" not in _text(response)
 
 
 def test_too_many_sign_in_attempts_get_the_429_page(limited_app):
@@ -251,9 +276,49 @@ def test_too_many_sign_in_attempts_get_the_429_page(limited_app):
         assert client.get("/signin").status_code == 200  # looking is not limited
         assert _sign_in(client, "nobody@acme.example", "wrong password").status_code == 400
     response = _sign_in(client, "nobody@acme.example", "wrong password")
-    assert response.status_code == 429
     assert "Too many attempts" in _text(response)
-    assert int(response.headers["Retry-After"]) > 0
+    _assert_wait_named(response)
+
+
+def test_an_office_behind_one_address_all_signs_in(office):
+    make = Factory(office)
+    people = [make.user("employee") for _ in range(60)]
+    for person in people:  # one after the other, within a minute, from the same address
+        client = office.test_client()
+        response = _sign_in(client, person.email)
+        assert response.status_code == 302, _text(response)
+        assert _signed_in(client)
+
+
+def test_wrong_passwords_throttle_that_account_not_the_address(office):
+    make = Factory(office)
+    ana, bob = make.user("employee"), make.user("employee")
+    client = office.test_client()
+    answers = [_sign_in(client, ana.email, "not her password") for _ in range(10)]
+    assert answers[0].status_code == 400 and "Wrong email address or password" in _text(answers[0])
+    _assert_wait_named(answers[-1])
+    assert "Too many failed sign-in attempts" in _text(answers[-1])
+    right = _sign_in(client, ana.email)  # locked: even the right password waits
+    _assert_wait_named(right)
+    assert not _signed_in(client)
+    colleague = office.test_client()  # the same address, another account: signs in
+    assert _sign_in(colleague, bob.email).status_code == 302 and _signed_in(colleague)
+
+
+def test_the_address_ceiling_stops_password_spraying(tmp_path):
+    app = _limited_app(tmp_path, RATELIMIT_SIGNIN="20/hour")
+    make = Factory(app)
+    victims = [make.user("employee") for _ in range(21)]
+    client = app.test_client()
+    for n, person in enumerate(victims[:20]):  # one guess per account: no account throttle fires
+        assert _sign_in(client, person.email, "Summer2024!").status_code == 400
+        if n % 5 == 0:  # right passwords from the same address do not use the ceiling up
+            assert _sign_in(app.test_client(), victims[n + 1].email).status_code == 302
+    blocked = _sign_in(client, victims[20].email, "Summer2024!")
+    _assert_wait_named(blocked)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 # --- signing out, remember-me and sessions ------------------------------------------------

@@ -333,7 +333,7 @@ def test_thread_markup_like_reply_and_deleted(app, site, login_as):
     assert "2 answers<" in page and "<strong>42</strong>" in page
     assert "This comment was deleted" in page and "secret details" not in page
     assert f'action="/comments/{top}/like"' in page and 'aria-pressed="false"' in page
-    assert '<label for="comment-body">Answer</label>' in page and 'name="files" multiple' in page
+    assert '<label for="comment-body">Answer <span class="required-mark"' in page and 'name="files" multiple' in page
     assert f'name="parent_id" value="{reply}"' in page  # a reply to a reply joins the thread
     resp = post_form(client, f"/comments/{top}/like", {})
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"#c{top}")

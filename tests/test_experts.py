@@ -851,3 +851,62 @@ def test_page_metrics_are_remembered_for_a_few_minutes_when_configured(w, app):
         assert [m.items for t, m in fresh.topics if t.id == w.returns.id] == [2]
     finally:
         app.config.pop("EXPERTS_METRICS_CACHE_SECONDS", None)
+
+
+def _strip(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def _community_page_figures(html: str) -> dict[str, tuple]:
+    """Expert name -> (median first response, answered by them, questions, overdue) from the
+    community's experts page."""
+    found = {}
+    for row in re.findall(r'<tr><th scope="row"><a href="[^"]+">([^<]+)</a>.*?</th>(.*?)</tr>', html, re.S):
+        name, cells = row
+        values = [_strip(c) for c in re.findall(r"<td>(.*?)</td>", cells, re.S)]
+        items, median_, answered, _expert, theirs, overdue = values
+        questions = re.search(r"of (\d+)", answered)
+        found[name] = (median_, theirs, questions.group(1) if questions else "0", overdue)
+    return found
+
+
+def _topic_page_figures(html: str) -> dict[str, tuple]:
+    found = {}
+    for name, line in re.findall(r'class="person-name"[^>]*>([^<]+)</a>.*?<div class="small muted expert-figures">(.*?)</div>',
+                                 html, re.S):
+        m = re.search(r"median first response (.+?) · answered (.+?) of (\d+) questions? · (\d+) overdue", _strip(line))
+        found[name] = m.groups()
+    return found
+
+
+def test_expert_figures_are_the_same_on_the_community_and_topic_pages(w, app):
+    """One computation: an expert of two topics, a question filed under both and answered by
+    another topic's expert, something overdue; every period, every expert, both pages."""
+    from tests.conftest import login
+
+    _assign(w, w.eddie, "returns")
+    _assign(w, w.eddie, "repairs")
+    _assign(w, w.mia, "returns")
+    q1 = _ask(w.cora, title="Returns question")
+    q2 = _ask(w.cora, topics=("Repairs",), title="Repairs question")
+    q3 = _ask(w.cora, topics=("Returns", "Repairs"), title="Both topics")
+    _ask(w.cora, topics=("Repairs",), title="Nobody answers this")
+    _at(hours=1)
+    comments.add(w.mia, q3.id, "Mia answers")
+    _at(hours=2)
+    comments.add(w.eddie, q1.id, "Eddie answers")
+    _at(hours=6)
+    comments.add(w.eddie, q2.id, "Eddie answers repairs")
+    _at(hours=60)
+    experts.escalate()
+    db.session.commit()
+    client = app.test_client()
+    login(client, w.mona)
+    for period in expert_reports.PERIODS:
+        community = _community_page_figures(client.get(f"/c/service/experts?period={period}").get_data(as_text=True))
+        assert {"Eddie Expert", "Mia Member"} <= set(community)
+        for topic in ("returns", "repairs"):
+            shown = _topic_page_figures(client.get(f"/c/service/t/{topic}/experts?period={period}").get_data(as_text=True))
+            assert shown, topic
+            for name, figures in shown.items():
+                assert figures == community[name], (period, topic, name)

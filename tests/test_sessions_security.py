@@ -92,7 +92,8 @@ def test_failed_sign_ins_back_off_without_revealing_the_account(client, make):
     for _ in range(5):
         assert "Wrong email address or password" in _sign_in(client, "ana@acme.example", "nope nope").get_data(as_text=True)
     locked = _sign_in(client, "ana@acme.example")  # right password, but locked now
-    assert locked.status_code == 400 and "Too many failed sign-in attempts" in locked.get_data(as_text=True)
+    assert locked.status_code == 429 and "Too many failed sign-in attempts" in locked.get_data(as_text=True)
+    assert "Try again in 1 minute." in locked.get_data(as_text=True) and locked.headers["Retry-After"] == "60"
     for _ in range(5):
         _sign_in(client, "nobody@acme.example", "nope nope")
     ghost = _sign_in(client, "nobody@acme.example")

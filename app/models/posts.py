@@ -203,6 +203,9 @@ class Attachment(db.Model):
     height: Mapped[int | None] = mapped_column(Integer)
     original_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.utcnow)
+    # A pending upload (kept from a form that was refused, not yet on a post or comment): the
+    # token the form sends back to claim it; None once attached (app.services.attachments.hold)
+    pending_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
 
 class PostRead(db.Model):

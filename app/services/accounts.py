@@ -34,6 +34,10 @@ COMMON_PASSWORDS = {
 _DUMMY_HASH = generate_password_hash("timing-equaliser")
 
 
+class WrongCredentials(ValidationError):
+    """Sign-in with a wrong email address or password (the one answer for both)."""
+
+
 class EmailNotVerified(DomainError):
     """Sign-in with an address that was never confirmed."""
 
@@ -267,22 +271,25 @@ def verify_email(token: str) -> tuple[User, bool]:
 
 # --- signing in ---------------------------------------------------------------------------
 
-def authenticate(email: str, password: str) -> User:
+def authenticate(email: str, password: str, address: str | None = None) -> User:
     """Return the user for these credentials. Raises ValidationError (wrong credentials or
-    suspended) or EmailNotVerified. Takes the same time whether or not the email exists."""
+    suspended), EmailNotVerified, or Throttled (a ValidationError with `retry_after`) when
+    too many failed attempts were made for this email address, from `address` (the network
+    address of the request) or from anywhere; a locked attempt is refused without looking at
+    the password. Only failures count. Takes the same time whether or not the email exists."""
     try:
         email = normalize_email(email)
     except ValidationError:
-        raise ValidationError({"_": "Wrong email address or password."}) from None
-    throttle = totp.signin_key(email)  # backoff per typed address, existing or not
-    totp.check_throttle(throttle, "sign-in attempts")
+        raise WrongCredentials({"_": "Wrong email address or password."}) from None
+    throttles = totp.signin_keys(email, address)  # per typed address, existing or not
+    totp.check_throttle(throttles, "sign-in attempts for this account")
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
-        _failed_sign_in(throttle)
+        _failed_sign_in(throttles)
     if not check_password_hash(user.password_hash, password or ""):
-        _failed_sign_in(throttle)
-    totp.clear_failures(throttle)
+        _failed_sign_in(throttles)
+    totp.clear_failures(throttles)
     if user.is_suspended:
         until = "" if user.suspended_until.year >= 9000 else f" until {user.suspended_until:%d %b %Y %H:%M} UTC"
         raise ValidationError({"_": f"This account is suspended{until}."})
@@ -291,10 +298,11 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
-def _failed_sign_in(throttle: str) -> None:
-    totp.record_failure(throttle)
+def _failed_sign_in(throttles: dict[str, int]) -> None:
+    for key, free in throttles.items():
+        totp.record_failure(key, free)
     db.session.commit()
-    raise ValidationError({"_": "Wrong email address or password."})
+    raise WrongCredentials({"_": "Wrong email address or password."})
 
 
 def record_sign_in(user: User) -> None:

@@ -15,6 +15,12 @@ All files of one call are validated before the first is written; if anything fai
 stored. Files written in a transaction that is rolled back instead of committed are deleted
 again (a session hook below), so a failed post leaves no orphans on disk.
 
+Pending uploads: when a form with files is refused for another reason (a missing topic, the
+guidelines, the personal-data warning), `hold` stores its files as attachments of no post yet,
+owned by the uploader and named by a random token the form sends back as hidden inputs; the
+next submit claims them through `attach(..., pending=tokens)`, checked again (the uploader's
+own, not expired). Unclaimed ones are deleted after PENDING_FOR (`purge_pending`, hourly).
+
 The caller (posts.create/edit, the comments service) has already authorized the actor and
 commits the transaction; `attach` only adds rows and flushes. They call `prepare` (the
 checks and the re-encoding, the slow part) before their first write, so that work never holds
@@ -27,24 +33,29 @@ from __future__ import annotations
 
 import io
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Attachment, Comment, User
-from app.services import access, storage
+from app.services import access, jobs, storage
 
 FOLDER = "attachments"
 FULL_SIDE, THUMB_SIDE = 2048, 480
 ANIMATION_PIXEL_BUDGET = 30_000_000  # frames x pixels kept as an animation; beyond: first frame
 MAX_FRAMES = 300
 NAME_MAX = 100
+PENDING_FOR = timedelta(hours=24)  # a pending upload (kept from a refused form) lives this long
+PENDING_PER_PERSON = 24  # at most this many pending uploads per person (the oldest go first)
 
 SAFE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "video/mp4", "video/webm"}
 MP4_BRANDS = {b"isom", b"iso2", b"mp41", b"mp42", b"avc1", b"M4V "}
@@ -126,7 +137,7 @@ def prepare(files) -> Uploads:
     are more than MAX_ATTACHMENTS."""
     if isinstance(files, Uploads):
         return files
-    files = [f for f in (files or ()) if f is not None and (getattr(f, "filename", "") or "").strip()]
+    files = _chosen(files)
     if not files:
         return Uploads()
     cfg = current_app.config
@@ -144,23 +155,41 @@ def prepare(files) -> Uploads:
     return Uploads(tuple(prepared))
 
 
-def attach(actor, files, *, post=None, comment=None) -> list[Attachment]:
+def attach(actor, files, *, post=None, comment=None, pending=()) -> list[Attachment]:
     """Store `files` (an Uploads from `prepare`, or FileStorage to prepare now) on `post` or
-    `comment`, for an actor the caller has authorized. Returns the new rows (flushed, not
-    committed). Raises ValidationError({"files": ...}) when a file is refused or the post or
-    comment would get more than MAX_ATTACHMENTS files; then nothing is stored."""
+    `comment`, for an actor the caller has authorized, together with the actor's pending
+    uploads named by the tokens in `pending` (see `hold`). Returns the new rows (flushed, not
+    committed). Raises ValidationError({"files": ...}) when a file is refused, a pending token
+    is not the actor's (or expired), or the post or comment would get more than
+    MAX_ATTACHMENTS files; then nothing is stored."""
     if (post is None) == (comment is None):
         raise ValueError("attach to exactly one post or comment")
     uploads = prepare(files)
-    if not uploads:
+    held = _claimable(actor, pending)
+    if not uploads and not held:
         return []
     limit = current_app.config["MAX_ATTACHMENTS"]
     owner = Attachment.post_id == post.id if post is not None else Attachment.comment_id == comment.id
     existing = db.session.scalar(select(func.count()).select_from(Attachment).where(owner)) or 0
-    if existing + len(uploads) > limit:
+    if existing + len(uploads) + len(held) > limit:
         where = "post" if post is not None else "comment"
         extra = f" (it has {existing} already)" if existing else ""
         raise ValidationError({"files": f"Attach at most {limit} files to a {where}{extra}."})
+    rows = _store(actor, uploads, post=post, comment=comment)
+    for row in held:
+        row.post_id = post.id if post is not None else None
+        row.comment_id = comment.id if comment is not None else None
+        row.pending_token = None
+    db.session.flush()
+    return held + rows
+
+
+def _chosen(files) -> list:
+    return [f for f in (files or ()) if f is not None and (getattr(f, "filename", "") or "").strip()]
+
+
+def _store(actor, uploads: Uploads, *, post=None, comment=None, pending: bool = False) -> list[Attachment]:
+    """Write prepared files and add their rows (flushed)."""
     prepared = uploads.items
 
     written: list[str] = []
@@ -178,7 +207,8 @@ def attach(actor, files, *, post=None, comment=None) -> list[Attachment]:
                 comment_id=comment.id if comment is not None else None,
                 uploader_id=actor.id, media=item.media, key=key, thumb_key=thumb_key,
                 content_type=item.content_type, size=len(item.data), width=item.width,
-                height=item.height, original_name=item.name))
+                height=item.height, original_name=item.name,
+                pending_token=secrets.token_urlsafe(24) if pending else None))
     except OSError:
         for key in written:
             storage.delete(key)
@@ -187,6 +217,102 @@ def attach(actor, files, *, post=None, comment=None) -> list[Attachment]:
     db.session.add_all(rows)
     db.session.flush()
     return rows
+
+
+# --- pending uploads: files kept from a form that was refused -----------------------------
+
+@dataclass(frozen=True)
+class Pending:
+    """A pending upload as the form shows it ("attached: name (remove)")."""
+
+    token: str
+    name: str
+    media: str
+
+
+def _pending_rows(actor, tokens):
+    """The actor's own pending uploads among `tokens` that have not expired, oldest first."""
+    tokens = list(dict.fromkeys(t for t in (tokens or ()) if isinstance(t, str) and 0 < len(t) <= 64))
+    if not tokens or not getattr(actor, "id", None):
+        return []
+    since = clock.utcnow() - PENDING_FOR
+    return list(db.session.scalars(select(Attachment).where(
+        Attachment.pending_token.in_(tokens), Attachment.uploader_id == actor.id,
+        Attachment.post_id.is_(None), Attachment.comment_id.is_(None),
+        Attachment.created_at >= since).order_by(Attachment.id)))
+
+
+def _claimable(actor, tokens) -> list[Attachment]:
+    """The pending uploads `tokens` name, checked again: each must be the actor's and not
+    expired. Raises ValidationError({"files": ...}) otherwise (another person's token
+    claims nothing)."""
+    wanted = set(t for t in (tokens or ()) if t)
+    rows = _pending_rows(actor, wanted)
+    if len(rows) != len(wanted):
+        raise ValidationError({"files": "A file you attached earlier is no longer there. Choose it again."})
+    return rows
+
+
+def hold(actor, files, keep=()) -> list[Pending]:
+    """Keep the files of a form that was refused (a missing topic, the guidelines, the
+    personal-data warning) as pending uploads of `actor`, so the re-rendered form shows them
+    and its next submit attaches them without uploading again (`attach(..., pending=)`).
+    `keep`: tokens the form already carried. Returns every pending upload of the form (kept
+    ones first). Commits. Each file is validated as `attach` does; a refused file raises
+    ValidationError({"files": ...}) and nothing new is kept. A person has at most
+    PENDING_PER_PERSON pending uploads (the oldest go); they expire after PENDING_FOR."""
+    tokens = [r.pending_token for r in _pending_rows(actor, keep)]
+    files = _chosen(files)
+    if files:
+        limit = current_app.config["MAX_ATTACHMENTS"]
+        if len(tokens) + len(files) > limit:
+            raise ValidationError({"files": f"Attach at most {limit} files."})
+        tokens += [r.pending_token for r in _store(actor, prepare(files), pending=True)]
+        _trim_pending(actor)
+        db.session.commit()
+    return pending(actor, tokens)
+
+
+def _trim_pending(actor) -> None:
+    rows = list(db.session.scalars(select(Attachment).where(
+        Attachment.uploader_id == actor.id, Attachment.pending_token.is_not(None))
+        .order_by(Attachment.id.desc()).offset(PENDING_PER_PERSON)))
+    _forget(rows)
+
+
+def pending(actor, tokens) -> list[Pending]:
+    """The actor's pending uploads among `tokens` (others' tokens and expired ones left out)."""
+    return [Pending(token=r.pending_token, name=r.original_name or "file", media=r.media)
+            for r in _pending_rows(actor, tokens)]
+
+
+def drop_pending(actor, token: str) -> None:
+    """Remove one of the actor's pending uploads (the form's "remove"); others' tokens do
+    nothing. Commits; the files go once the removal commits."""
+    _forget(_pending_rows(actor, [token]))
+    db.session.commit()
+
+
+def purge_pending(older_than: timedelta = PENDING_FOR) -> int:
+    """Delete pending uploads older than `older_than` (rows and files). Returns how many."""
+    rows = list(db.session.scalars(select(Attachment).where(
+        Attachment.pending_token.is_not(None), Attachment.created_at < clock.utcnow() - older_than)))
+    _forget(rows)
+    db.session.commit()
+    return len(rows)
+
+
+@jobs.periodic("attachments.purge_pending", every=timedelta(hours=1))
+def _purge_pending_job(payload: dict) -> None:
+    purge_pending()
+
+
+def _forget(rows) -> None:
+    """Delete attachment rows now and their files once the transaction commits."""
+    for row in rows:
+        db.session().info.setdefault(_REMOVED_KEY, []).extend(k for k in (row.key, row.thumb_key) if k)
+        db.session.delete(row)
+    db.session.flush()
 
 
 def display_name(filename: str | None) -> str:

@@ -489,12 +489,21 @@ class CommunityMetrics:
     computed_at: datetime
 
 
+def _community_figures(community, period: str | None):
+    """The ONE computation of a community's figures, for its experts page and every topic's
+    experts page alike: (topics by name, period, by_topic, by_expert, computed_at). An
+    expert's figures cover every topic of the community they owned, so the same person and
+    period show the same figures on both pages (and share the cache entry)."""
+    topics = list(db.session.scalars(select(Topic).where(Topic.community_id == community.id).order_by(Topic.name)))
+    period, by_topic, by_expert, computed_at = cached_metrics([t.id for t in topics], period,
+                                                              community_id=community.id)
+    return topics, period, by_topic, by_expert, computed_at
+
+
 def community_metrics(actor, slug: str, period: str | None = None) -> CommunityMetrics:
     """Per topic and per expert figures of a community (managers only)."""
     acc = access.community_for(actor, slug, "manage")
-    topics = list(db.session.scalars(select(Topic).where(Topic.community_id == acc.community.id).order_by(Topic.name)))
-    period, by_topic, by_expert, computed_at = cached_metrics([t.id for t in topics], period,
-                                                              community_id=acc.community.id)
+    topics, period, by_topic, by_expert, computed_at = _community_figures(acc.community, period)
     people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(by_expert))))} if by_expert else {}
     current = experts_by_topic(t.id for t in topics)
     names: dict[int, list[str]] = defaultdict(list)
@@ -536,15 +545,16 @@ def my_topics(viewer, period: str | None = None) -> MyTopics:
 
 def topic_page(actor, slug: str, topic_slug: str, period: str | None = None):
     """Everything the topic's experts page shows a manager: (access, topic, current experts,
-    suggestions, history, the topic's metrics, the period, the people list for the form)."""
+    suggestions, history, the topic's metrics, the period, the people list for the form).
+    The figures come from the community's one computation (`_community_figures`)."""
     acc, topic = communities.topic_for(actor, slug, topic_slug, "manage")
-    period, by_topic, by_expert, computed_at = cached_metrics([topic.id], period)
+    _topics, period, by_topic, by_expert, computed_at = _community_figures(acc.community, period)
     return {
         "acc": acc, "topic": topic,
         "experts": experts_by_topic([topic.id]).get(topic.id, []),
         "suggestions": suggestions(actor, slug, topic_slug),
         "history": history(topic),
-        "metrics": by_topic[topic.id],
+        "metrics": by_topic.get(topic.id, Metrics()),
         "expert_metrics": by_expert,
         "period": period,
         "computed_at": computed_at,

@@ -90,8 +90,9 @@ def _topics(community: Community, topic_ids) -> list[Topic]:
 # --- writing ------------------------------------------------------------------------------
 
 def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *, files=(),
-           confirm_sensitive: bool = False) -> Post:
-    """Post in a community the author may read. Returns the post.
+           pending=(), confirm_sensitive: bool = False) -> Post:
+    """Post in a community the author may read, with `files` and the author's pending uploads
+    named by the tokens in `pending` (app.services.attachments.hold). Returns the post.
 
     Raises NotFound (community), ValidationError (fields, topics, attachments, pre-moderation:
     "body" when a rule blocks it, "confirm_sensitive" when it looks like personal data in a
@@ -120,8 +121,8 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     refresh_hot(post)
     db.session.add(post)
     db.session.flush()
-    if uploads:
-        attachments.attach(author, uploads, post=post)
+    if uploads or pending:
+        attachments.attach(author, uploads, post=post, pending=pending)
     from app.services import follows, notifications
 
     follows.ensure(author, "post", post.id)
@@ -132,7 +133,8 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     return post
 
 
-def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str = "", *, files=()) -> Post:
+def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str = "", *, files=(),
+         pending=()) -> Post:
     """Change title, body and topics. The previous version is kept as a Revision. A moderator
     editing someone else's post must give a reason. Raises Forbidden, NotFound, ValidationError."""
     pacc = access.post_for(actor, post_id, "edit")
@@ -142,7 +144,8 @@ def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str =
     reason = (reason or "").strip()
     if not pacc.is_author and not reason:
         raise ValidationError({"reason": "Say why you edit someone else's post; the author will see it."})
-    if title == post.title and body == post.body and {t.id for t in topics} == {t.id for t in post.topics} and not files:
+    unchanged = title == post.title and body == post.body and {t.id for t in topics} == {t.id for t in post.topics}
+    if unchanged and not files and not pending:
         return post
     from app.services import attachments
 
@@ -152,8 +155,8 @@ def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str =
     post.title, post.body, post.topics = title, body, topics
     post.body_html = markup.to_html(body, embeds=True)
     post.edited_at = clock.utcnow()
-    if uploads:
-        attachments.attach(actor, uploads, post=post)
+    if uploads or pending:
+        attachments.attach(actor, uploads, post=post, pending=pending)
     from app.services import notifications
 
     notifications.after_post_edited(post, actor)

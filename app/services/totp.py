@@ -5,10 +5,13 @@ Only the standard library: hmac, hashlib, base64, secrets. A code is accepted fo
 current step and one step either side (clock drift), and never twice (`last_step`).
 Recovery codes are stored as SHA-256 hashes and work once.
 
-Throttles: after FREE_FAILURES failed attempts for a key, the key is locked for a window
-that doubles with every further failure (1 min, 2, 4 ... at most 1 hour). Sign-in keys are a
-hash of the typed email address, whether or not an account has it, so the answer never
-reveals whether an account exists.
+Throttles count FAILED attempts only: after a few failures for a key, the key is locked for
+a window that doubles with every further failure (1 min, 2, 4 ... at most 1 hour), and a
+locked key is refused with Throttled (the message and `retry_after` name the wait). Sign-in
+keys are hashes of the typed email address, whether or not an account has it (so the answer
+never reveals whether an account exists): one for the account from one network address
+(FREE_FAILURES) and one for the account from anywhere (ACCOUNT_FREE_FAILURES). Successful
+sign-ins never count, so one office behind one address is never locked out by its own people.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from flask import current_app
 from sqlalchemy import delete, exists, select
 
 from app import clock
-from app.errors import Forbidden, ValidationError
+from app.errors import Forbidden, Throttled, ValidationError
 from app.extensions import db
 from app.models import MemberRole, Membership, RecoveryCode, Throttle, TotpSecret, User
 
@@ -33,6 +36,7 @@ STEP = 30
 DIGITS = 6
 RECOVERY_CODES = 10
 FREE_FAILURES = 5
+ACCOUNT_FREE_FAILURES = 20
 FIRST_LOCK = timedelta(minutes=1)
 MAX_LOCK = timedelta(hours=1)
 FORGET_AFTER = timedelta(hours=24)
@@ -96,8 +100,17 @@ def _throttle_key(kind: str, value: str) -> str:
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
 
 
-def signin_key(email: str) -> str:
-    return _throttle_key("signin", (email or "").strip().lower())
+def signin_keys(email: str, address: str | None) -> dict[str, int]:
+    """The throttle keys of a sign-in for the typed address (whether or not an account has it),
+    each with the failures it allows before it locks: the account from this network address
+    (FREE_FAILURES) and the account from anywhere (ACCOUNT_FREE_FAILURES, a slower guesser
+    spread over many addresses). The network address alone is limited by the per-address
+    ceiling in the sign-in view, which counts failures only."""
+    typed = (email or "").strip().lower()
+    keys = {_throttle_key("signin", typed): ACCOUNT_FREE_FAILURES}
+    if address:
+        keys[_throttle_key("signin-from", f"{typed}|{address}")] = FREE_FAILURES
+    return keys
 
 
 def code_key(user_id: int) -> str:
@@ -113,17 +126,16 @@ def locked_for(key: str) -> int:
     return max(0, math.ceil(left))
 
 
-def check_throttle(key: str, what: str = "attempts") -> None:
-    """Raise ValidationError when `key` is locked (the message names the wait, nothing else)."""
-    wait = locked_for(key)
+def check_throttle(keys, what: str = "attempts") -> None:
+    """Raise Throttled (a ValidationError whose message names the wait, nothing else) when
+    one of `keys` (a key or several) is locked."""
+    wait = max((locked_for(key) for key in ([keys] if isinstance(keys, str) else keys)), default=0)
     if wait:
-        minutes = max(1, math.ceil(wait / 60))
-        raise ValidationError({"_": f"Too many failed {what}. Wait {minutes} minute{'s' if minutes != 1 else ''} "
-                                    "and try again."})
+        raise Throttled(what, wait)
 
 
-def record_failure(key: str) -> None:
-    """Count a failed attempt (in the caller's transaction); lock the key after a few."""
+def record_failure(key: str, free: int = FREE_FAILURES) -> None:
+    """Count a failed attempt (in the caller's transaction); lock the key after `free` of them."""
     now = clock.utcnow()
     row = db.session.get(Throttle, key)
     if row is None:
@@ -133,13 +145,15 @@ def record_failure(key: str) -> None:
         row.failures = 0
     row.failures += 1
     row.last_failure_at = now
-    if row.failures >= FREE_FAILURES:
-        lock = min(FIRST_LOCK * 2 ** (row.failures - FREE_FAILURES), MAX_LOCK)
+    if row.failures >= free:
+        lock = min(FIRST_LOCK * 2 ** (row.failures - free), MAX_LOCK)
         row.locked_until = now + lock
 
 
-def clear_failures(key: str) -> None:
-    db.session.execute(delete(Throttle).where(Throttle.key == key))
+def clear_failures(keys) -> None:
+    """Forget the failures of `keys` (a key or several), e.g. after a right answer."""
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    db.session.execute(delete(Throttle).where(Throttle.key.in_(keys)))
 
 
 # --- enrolment ----------------------------------------------------------------------------

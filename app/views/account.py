@@ -32,7 +32,7 @@ from app.extensions import db
 from app.models import User
 from app.services import privacy, totp
 from app.setup import safe_next
-from app.views.helpers import apply_errors, rate_limited
+from app.views.helpers import Required, apply_errors, rate_limited
 
 bp = Blueprint("account", __name__)
 
@@ -46,13 +46,13 @@ class EmptyForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
-    mode = RadioField("Your posts, comments and chat messages", choices=[])
-    password = PasswordField("Your password")
-    confirm = BooleanField("I understand that this cannot be undone")
+    mode = RadioField("Your posts, comments and chat messages", choices=[], validators=[Required()])
+    password = PasswordField("Your password", validators=[Required()])
+    confirm = BooleanField("I understand that this cannot be undone", validators=[Required()])
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code from your authenticator app, or a recovery code")
+    code = StringField("Code from your authenticator app, or a recovery code", validators=[Required()])
 
 
 # --- session rules for every request ------------------------------------------------------

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Optional
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, accounts, admin, departments, privacy, settings
-from app.views.helpers import apply_errors, page_arg
+from app.views.helpers import Required, apply_errors, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -35,7 +35,7 @@ class RolesForm(FlaskForm):
 class SuspendForm(FlaskForm):
     until = DateTimeLocalField("Suspended until (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                validators=[Optional()])
-    reason = TextAreaField("Reason")
+    reason = TextAreaField("Reason", validators=[Required()])
 
     def validate_until(self, field):  # WTForms' own message is "Not a valid datetime value."
         if field.errors:
@@ -43,7 +43,7 @@ class SuspendForm(FlaskForm):
 
 
 class DepartmentForm(FlaskForm):
-    name = StringField("Name")
+    name = StringField("Name", validators=[Required()])
 
 
 class SettingsForm(FlaskForm):
@@ -87,8 +87,8 @@ def people():
 
 
 class CloseAccountForm(FlaskForm):
-    mode = RadioField("Their posts, comments and chat messages", choices=[])
-    reason = TextAreaField("On whose request, and why")
+    mode = RadioField("Their posts, comments and chat messages", choices=[], validators=[Required()])
+    reason = TextAreaField("On whose request, and why", validators=[Required()])
 
 
 def _close_form(formdata=True) -> CloseAccountForm:

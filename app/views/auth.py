@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -35,12 +36,12 @@ from wtforms import (
 from wtforms.validators import EqualTo
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.errors import ValidationError
+from app.errors import Throttled, ValidationError
 from app.extensions import db, limiter
 from app.models import MemberRole, User, Visibility
 from app.services import access, accounts, communities, invitations, settings, totp
 from app.setup import safe_next
-from app.views.helpers import apply_errors
+from app.views.helpers import Required, apply_errors
 
 bp = Blueprint("auth", __name__)
 
@@ -52,40 +53,52 @@ def _limited(config_key: str):
     return limiter.limit(lambda: current_app.config[config_key], methods=["POST"])
 
 
+def _signin_failed(response) -> bool:
+    return bool(g.get("kring_signin_failed"))
+
+
+# The per-address ceiling of sign-in: counts FAILED sign-ins only (wrong email or password),
+# so the people of one office behind one address never use it up by signing in; a
+# password-spraying address (one guess each for many accounts) reaches it. The per-account
+# throttles (app.services.totp.signin_keys) stop guessing at one account.
+_signin_ceiling = limiter.limit(lambda: current_app.config["RATELIMIT_SIGNIN"], methods=["POST"],
+                                deduct_when=_signin_failed)
+
+
 # --- forms --------------------------------------------------------------------------------
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email address")
-    password = PasswordField("Password")
+    email = EmailField("Email address", validators=[Required()])
+    password = PasswordField("Password", validators=[Required()])
     remember = BooleanField("Keep me signed in")
 
 
 class SignUpForm(FlaskForm):
-    display_name = StringField("Your name")
-    email = EmailField("Email address")
-    password = PasswordField("Password")
-    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", message=MISMATCH)])
+    display_name = StringField("Your name", validators=[Required()])
+    email = EmailField("Email address", validators=[Required()])
+    password = PasswordField("Password", validators=[Required()])
+    confirm = PasswordField("Repeat the password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
 class EmailForm(FlaskForm):
-    email = EmailField("Email address")
+    email = EmailField("Email address", validators=[Required()])
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField("New password")
-    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", message=MISMATCH)])
+    password = PasswordField("New password", validators=[Required()])
+    confirm = PasswordField("Repeat the new password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
 class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password")
-    password = PasswordField("New password")
-    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", message=MISMATCH)])
+    current_password = PasswordField("Current password", validators=[Required()])
+    password = PasswordField("New password", validators=[Required()])
+    confirm = PasswordField("Repeat the new password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Their email address")
+    email = EmailField("Their email address", validators=[Required()])
     kind = RadioField("Invite them as", choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")],
-                      default="customer", invalid_choice_message="Choose customer or partner.")
+                      default="customer", invalid_choice_message="Choose customer or partner.", validators=[Required()])
     communities = SelectMultipleField(
         "Communities they join", choices=[], coerce=str, widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(), invalid_choice_message="Choose among the communities you manage.")
@@ -93,9 +106,9 @@ class InviteForm(FlaskForm):
 
 
 class AcceptForm(FlaskForm):
-    display_name = StringField("Your name")
-    password = PasswordField("Choose a password")
-    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", message=MISMATCH)])
+    display_name = StringField("Your name", validators=[Required()])
+    password = PasswordField("Choose a password", validators=[Required()])
+    confirm = PasswordField("Repeat the password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -134,7 +147,7 @@ def _no_store(body, status: int = 200):
 # --- signing in and out -------------------------------------------------------------------
 
 @bp.route("/signin", methods=["GET", "POST"])
-@_limited("RATELIMIT_SIGNIN")
+@_signin_ceiling
 def signin():
     target = request.values.get("next")
     next_url = safe_next(target, _home())
@@ -142,13 +155,19 @@ def signin():
         return redirect(next_url)
     form = SignInForm()
     unverified_email = None
+    status = None
+    headers = {}
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.email.data, form.password.data)
+            user = accounts.authenticate(form.email.data, form.password.data, request.remote_addr)
         except accounts.EmailNotVerified as exc:
             unverified_email = exc.user.email
             form.form_errors.append(exc.message)
+        except Throttled as exc:
+            apply_errors(form, exc)
+            status, headers = 429, {"Retry-After": str(exc.retry_after)}
         except ValidationError as exc:
+            g.kring_signin_failed = isinstance(exc, accounts.WrongCredentials)
             apply_errors(form, exc)
         else:
             if totp.is_enabled(user):  # the password was right: now the second factor
@@ -160,7 +179,7 @@ def signin():
             return redirect(next_url)
     keep_next = target if target and next_url == target else None
     return render_template("auth/signin.html", form=form, next=keep_next,
-                           unverified_email=unverified_email), _status(form)
+                           unverified_email=unverified_email), status or _status(form), headers
 
 
 @bp.post("/signout")

@@ -22,7 +22,7 @@ from app.extensions import db
 from app.live.handlers import SESSION_TOKEN
 from app.models import PostKind
 from app.services import access, chat, ideas
-from app.views.helpers import apply_errors
+from app.views.helpers import Required, apply_errors
 
 bp = Blueprint("chat", __name__)
 
@@ -80,13 +80,13 @@ def _live_rooms():
 # --- forms --------------------------------------------------------------------------------
 
 class MessageForm(FlaskForm):
-    body = TextAreaField("Message")
+    body = TextAreaField("Message", validators=[Required()])
     key = HiddenField()
     parent_id = HiddenField()
 
 
 class EditForm(FlaskForm):
-    body = TextAreaField("Message")
+    body = TextAreaField("Message", validators=[Required()])
 
 
 class DeleteForm(FlaskForm):
@@ -103,8 +103,8 @@ class PromoteForm(FlaskForm):
         SelectChoice("discussion", "Discussion — keep the conversation going where everyone finds it"),
         SelectChoice("idea", "Idea — people vote and the organisation answers"),
         SelectChoice("question", "Question — an answer can be accepted"),
-    ], default="discussion")
-    title = StringField("Title")
+    ], default="discussion", validators=[Required()])
+    title = StringField("Title", validators=[Required()])
     body = TextAreaField("Text")
     topics = MultiCheckboxField("Topics", coerce=str, validate_choice=False)
 

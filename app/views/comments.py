@@ -11,13 +11,13 @@ from wtforms import StringField, TextAreaField
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, comments, policy
-from app.views.helpers import apply_errors, rate_limited
+from app.views.helpers import Required, apply_errors, rate_limited
 
 bp = Blueprint("comments", __name__)
 
 
 class EditForm(FlaskForm):
-    body = TextAreaField("Comment")
+    body = TextAreaField("Comment", validators=[Required()])
     reason = StringField("Reason for the edit (shown to the author)")
 
 

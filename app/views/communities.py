@@ -11,7 +11,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import User
 from app.services import access, communities, invitations
-from app.views.helpers import apply_errors, page_arg, send_upload
+from app.views.helpers import Required, apply_errors, page_arg, send_upload
 
 bp = Blueprint("communities", __name__)
 
@@ -23,10 +23,10 @@ VISIBILITY_CHOICES = [
 
 
 class CommunityForm(FlaskForm):
-    name = StringField("Name")
-    slug = StringField("Address")
+    name = StringField("Name", validators=[Required()])
+    slug = StringField("Address", validators=[Required()])
     description = TextAreaField("Description")
-    visibility = RadioField("Who can see it", choices=VISIBILITY_CHOICES, default="open")
+    visibility = RadioField("Who can see it", choices=VISIBILITY_CHOICES, default="open", validators=[Required()])
     allow_external_experts = BooleanField("Partners may be linked as experts in this community")
 
 
@@ -35,12 +35,12 @@ class CoverForm(FlaskForm):
 
 
 class TopicForm(FlaskForm):
-    name = StringField("Name")
+    name = StringField("Name", validators=[Required()])
     description = TextAreaField("Description")
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email address")
+    email = EmailField("Email address", validators=[Required()])
     kind = SelectField("If they have no account yet, invite them as",
                        choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")])
     note = TextAreaField("Personal note (optional)")

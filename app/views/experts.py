@@ -13,19 +13,19 @@ from wtforms import HiddenField, StringField
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, departments, expert_reports, experts
-from app.views.helpers import apply_errors, page_arg
+from app.views.helpers import Required, apply_errors, page_arg
 
 bp = Blueprint("experts", __name__)
 
 
 class AssignForm(FlaskForm):
-    person = StringField("Person")
+    person = StringField("Person", validators=[Required()])
     user_id = HiddenField()
     note = StringField("Note (optional)")
 
 
 class SettingsForm(FlaskForm):
-    escalation_hours = StringField("Hours before an unanswered question or idea escalates")
+    escalation_hours = StringField("Hours before an unanswered question or idea escalates", validators=[Required()])
 
 
 class EmptyForm(FlaskForm):

@@ -23,6 +23,17 @@ def _rate_key() -> str:
     return f"ip:{request.remote_addr or '?'}"
 
 
+class Required:
+    """Marks a form field its service requires (the rule itself stays in the service, its one
+    place): WTForms renders `required` from the flag like for DataRequired/InputRequired, and
+    `_macros.field` adds `aria-required` and the visible marker for any field with the flag."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field) -> None:
+        """No check here: the service answers with the field's error."""
+
+
 def previewing() -> bool:
     """A form's "Preview" button was pressed (the view renders and stores nothing)."""
     return "preview" in request.form

@@ -16,7 +16,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models.moderation import REPORT_CATEGORIES, TARGET_TYPES
 from app.services import access, audit, moderation, premoderation
-from app.views.helpers import apply_errors, rate_limited
+from app.views.helpers import Required, apply_errors, rate_limited
 
 bp = Blueprint("moderation", __name__)
 
@@ -33,19 +33,19 @@ def _ip() -> str | None:
 
 
 class ReportForm(FlaskForm):
-    category = RadioField("What is wrong?", choices=[SelectChoice(k, v) for k, v in REPORT_CATEGORIES.items()])
+    category = RadioField("What is wrong?", choices=[SelectChoice(k, v) for k, v in REPORT_CATEGORIES.items()], validators=[Required()])
     text = TextAreaField("Tell the moderators more (optional, required for “Something else”)")
 
 
 class NoteForm(FlaskForm):
-    note = TextAreaField("Internal note")
+    note = TextAreaField("Internal note", validators=[Required()])
 
 
 class RuleForm(FlaskForm):
-    pattern = StringField("Word, phrase or pattern")
+    pattern = StringField("Word, phrase or pattern", validators=[Required()])
     is_regex = BooleanField("It is a regular expression")
     action = RadioField("What happens", choices=[SelectChoice("hold", "Hold the post for review"),
-                                                 SelectChoice("block", "Refuse the post")], default="hold")
+                                                 SelectChoice("block", "Refuse the post")], default="hold", validators=[Required()])
     public_message = StringField("Message shown to the author when refused")
 
 

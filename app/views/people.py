@@ -11,7 +11,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import UserKind
 from app.services import access, departments, people
-from app.views.helpers import apply_errors, page_arg, send_upload
+from app.views.helpers import Required, apply_errors, page_arg, send_upload
 
 bp = Blueprint("people", __name__)
 
@@ -20,7 +20,7 @@ KIND_CHOICES = [("", "Everyone"), ("employee", "Employees"), ("customer", "Custo
 
 
 class ProfileForm(FlaskForm):
-    display_name = StringField("Name")
+    display_name = StringField("Name", validators=[Required()])
     job_title = StringField("Job title")
     department_id = SelectField("Department", validate_choice=False)
     organisation = StringField("Organisation")
@@ -30,7 +30,7 @@ class ProfileForm(FlaskForm):
 
 
 class AvatarForm(FlaskForm):
-    avatar = FileField("New picture", render_kw={"accept": "image/jpeg,image/png,image/gif,image/webp"})
+    avatar = FileField("New picture", render_kw={"accept": "image/jpeg,image/png,image/gif,image/webp"}, validators=[Required()])
 
 
 class EmptyForm(FlaskForm):

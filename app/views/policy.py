@@ -12,13 +12,13 @@ from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.services import access, policy
 from app.setup import safe_next
-from app.views.helpers import apply_errors
+from app.views.helpers import Required, apply_errors
 
 bp = Blueprint("policy", __name__)
 
 
 class GuidelinesForm(FlaskForm):
-    body = TextAreaField("Guidelines (Markdown)")
+    body = TextAreaField("Guidelines (Markdown)", validators=[Required()])
     material = BooleanField("Material change: everyone must accept this version before they write again")
     note = StringField("What changed (optional)")
 

@@ -11,8 +11,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import IdeaStatus, PostKind
-from app.services import access, markup, policy, posts
-from app.views.helpers import apply_errors, previewing, rate_limited
+from app.services import access, attachments, markup, policy, posts
+from app.views.helpers import Required, apply_errors, previewing, rate_limited
 
 bp = Blueprint("posts", __name__)
 
@@ -29,8 +29,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class PostForm(FlaskForm):
-    kind = RadioField("What are you posting?", choices=KIND_CHOICES, default="discussion")
-    title = StringField("Title")
+    kind = RadioField("What are you posting?", choices=KIND_CHOICES, default="discussion", validators=[Required()])
+    title = StringField("Title", validators=[Required()])
     body = TextAreaField("Text")
     topics = MultiCheckboxField("Topics", coerce=str, validate_choice=False)
     files = MultipleFileField("Images or videos (optional)")
@@ -45,6 +45,28 @@ def _topic_choices(community) -> list[SelectChoice]:
 
 def _files(form: PostForm) -> list:
     return [f for f in (form.files.data or []) if getattr(f, "filename", "")]
+
+
+def _pending() -> list[str]:
+    """Tokens of the pending uploads the form carries, less the ones ticked "remove" (those
+    are deleted now)."""
+    removed = set(request.form.getlist("unattach"))
+    for token in removed:
+        attachments.drop_pending(current_user, token)
+    return [t for t in request.form.getlist("pending") if t not in removed]
+
+
+def _keep_files(form: PostForm) -> list:
+    """The form is shown again (an error, a preview): keep its files as pending uploads, so
+    they need not be chosen again. Returns what the form shows as attached."""
+    tokens = _pending()
+    try:
+        return attachments.hold(current_user, _files(form), keep=tokens)
+    except ValidationError as exc:
+        db.session.rollback()
+        if exc.errors.get("files") not in form.files.errors:
+            apply_errors(form, exc)
+        return attachments.pending(current_user, tokens)
 
 
 @bp.before_request
@@ -75,7 +97,7 @@ def create(slug: str):
                 if form.accept_guidelines.data:
                     policy.accept(current_user, acc.community.id)
                 post = posts.create(current_user, slug, form.kind.data, form.title.data, form.body.data,
-                                    form.topics.data, files=_files(form),
+                                    form.topics.data, files=_files(form), pending=_pending(),
                                     confirm_sensitive=bool(form.confirm_sensitive.data))
             except ValidationError as exc:
                 db.session.rollback()
@@ -84,8 +106,9 @@ def create(slug: str):
                 flash("Thank you: your post waits for a moderator's review before others see it."
                       if post.held_at else "Posted.", "success")
                 return redirect(url_for("posts.show", post_id=post.id))
+    held = _keep_files(form) if request.method == "POST" else []
     status = 400 if (form.errors or form.form_errors) else 200
-    return render_template("posts/form.html", acc=acc, form=form, post=None, preview=preview,
+    return render_template("posts/form.html", acc=acc, form=form, post=None, preview=preview, held=held,
                            guidelines=policy.pending_for(current_user, acc.community.id)), status
 
 
@@ -138,17 +161,16 @@ def edit(post_id: int):
         else:
             try:
                 posts.edit(current_user, post_id, form.title.data, form.body.data, form.topics.data,
-                           form.reason.data or "", files=_files(form))
+                           form.reason.data or "", files=_files(form), pending=_pending())
             except ValidationError as exc:
                 db.session.rollback()
                 apply_errors(form, exc)
             else:
                 flash("Saved. The earlier version is kept.", "success")
                 return redirect(url_for("posts.show", post_id=post_id))
+    held = _keep_files(form) if request.method == "POST" else []
     status = 400 if (form.errors or form.form_errors) else 200
-    from app.services import attachments
-
-    return render_template("posts/form.html", acc=pacc.community, form=form, post=post, pacc=pacc,
+    return render_template("posts/form.html", acc=pacc.community, form=form, post=post, pacc=pacc, held=held,
                            preview=preview, files=attachments.for_post(post)), status
 
 

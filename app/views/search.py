@@ -10,14 +10,14 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringF
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import search
-from app.views.helpers import apply_errors, rate_limited
+from app.views.helpers import Required, apply_errors, rate_limited
 
 bp = Blueprint("search", __name__)
 
 
 class SavedForm(FlaskForm):
     name = StringField("Name")
-    query = StringField("Search for")
+    query = StringField("Search for", validators=[Required()])
     scope = RadioField("Where to look", default="readable", choices=[
         SelectChoice("readable", "Everything I can read"),
         SelectChoice("managed", "Only the communities I manage")])
