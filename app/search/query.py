@@ -12,7 +12,8 @@ Query syntax (Whoosh's, with friendlier field names):
     tent returns            both words (AND is implied)       tent OR tarp, tent NOT tarp, -tarp
     "free returns"          a phrase                          (tent OR tarp) AND repair
     retur*                  a prefix (2+ letters first)       tnet~  a word within one typo
-    status:planned  kind:idea  author:anna  topic:returns  community:customer-ideas
+    status:planned  kind:idea  author:anna (a handle, its start, a first or last name)
+    topic:returns  community:customer-ideas
     type:person  department:logistics  title:…  body:…
 """
 from __future__ import annotations
@@ -340,7 +341,21 @@ def _parser(schema) -> MultifieldParser:
     return parser
 
 
-Resolver = Callable[[str, str], list[str] | None]  # (field, value) -> index values, None: unknown
+#: fields whose value names a person (a handle, the start of one, a first name, a word of the
+#: name); the resolver says which handles it means (app/services/search.py)
+PERSON_FIELDS = ("author",)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a resolver found for a value: the index values, and a note for the page (e.g. that
+    a name matched several people)."""
+
+    values: list[str]
+    note: str | None = None
+
+
+Resolver = Callable[[str, str], "list[str] | Resolved | None"]  # (field, value) -> index values, None: unknown
 
 
 def _value_of(q) -> str:
@@ -348,10 +363,12 @@ def _value_of(q) -> str:
     return (value.decode() if isinstance(value, bytes) else str(value)).strip().lower()
 
 
-def _rewrite(q, resolve: Resolver | None):
+def _rewrite(q, resolve: Resolver | None, notes: list[str]):
     """Map friendly values to index values (status:"under review", kind:ideas, type:people,
-    community:customer-ideas). Raises QueryError for a value that names nothing."""
-    special = ("status", "kind", "type", "author", "community", "department")
+    community:customer-ideas, author:anna). Raises QueryError for a community or department
+    that names nothing; a person field that names nobody keeps its value (and finds nothing).
+    Notes for the page are added to `notes`."""
+    special = ("status", "kind", "type", "community", "department", *PERSON_FIELDS)
     if isinstance(q, (wq.Term, wq.Phrase)) and q.fieldname in special:
         fieldname, value = q.fieldname, _value_of(q)
         if fieldname == "status":
@@ -370,15 +387,24 @@ def _rewrite(q, resolve: Resolver | None):
             if mapped is None:
                 raise QueryError(f"type: can be post, comment, message, person, expert, community or topic (not “{value}”).")
             return wq.Term("type", mapped)
-        if fieldname == "author":
-            return wq.Term("author", value.lstrip("@"))
+        if fieldname in PERSON_FIELDS:
+            value = value.lstrip("@")
+            found = resolve(fieldname, value) if resolve else None
+            if isinstance(found, Resolved):
+                if found.note and found.note not in notes:
+                    notes.append(found.note)
+                found = found.values
+            values = found or [value]
+            return wq.Or([wq.Term(fieldname, v) for v in values]) if len(values) > 1 else wq.Term(fieldname, values[0])
         values = resolve(fieldname, value) if resolve else None
+        if isinstance(values, Resolved):
+            values = values.values
         if not values:
             raise QueryError(f"No {fieldname} you can see matches “{value}”.")
         return wq.Or([wq.Term(fieldname, v) for v in values]) if len(values) > 1 else wq.Term(fieldname, values[0])
     if q.is_leaf():
         return q
-    return q.apply(lambda child: _rewrite(child, resolve))
+    return q.apply(lambda child: _rewrite(child, resolve, notes))
 
 
 def parse(schema, text: str, resolve: Resolver | None = None) -> tuple[object, list[str]]:
@@ -389,7 +415,7 @@ def parse(schema, text: str, resolve: Resolver | None = None) -> tuple[object, l
     except Exception as exc:  # noqa: BLE001 - Whoosh's parser is lenient; anything else is ours to explain
         raise QueryError("We could not read this search. Try plain words, \"phrases\", AND, OR, NOT.") from exc
     notes: list[str] = []
-    q = _rewrite(q, resolve).normalize()
+    q = _rewrite(q, resolve, notes).normalize()
     if q is wq.NullQuery or isinstance(q, wq.NullQuery.__class__):
         raise QueryError("Those words are too common to search for: add a more specific word.")
     if isinstance(q, wq.Every):
