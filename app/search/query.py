@@ -910,57 +910,81 @@ def _spell_words(reader, seg_key) -> dict[tuple[str, int], list[str]]:
     return found
 
 
-def _within(searcher, word: str, maxdist: int) -> dict[str, int]:
-    """Words of the `spell` field within `maxdist` edits of `word` (same first letter), with
-    their distance (one pass for every distance up to `maxdist`)."""
-    from whoosh.support.levenshtein import damerau_levenshtein
+def _within(searcher, word: str, maxdist: int) -> dict[str, tuple[int, bool]]:
+    """Words of the `spell` field within `maxdist` edits of `word` (Damerau: a swap of two
+    neighbouring letters is one edit), with (distance, whether a swap is among the edits).
+    Candidates start with the same letter, or with the second one (a swap of the first two)."""
+    from whoosh.support.levenshtein import damerau_levenshtein, levenshtein
 
-    out: dict[str, int] = {}
+    out: dict[str, tuple[int, bool]] = {}
+    firsts = {word[:1], word[1:2]}
     for ss, _off in searcher.leaf_searchers():
         reader = ss.reader()
         words = _spell_words(reader, _segment_key(reader))
-        for length in range(len(word) - maxdist, len(word) + maxdist + 1):
-            for cand in words.get((word[:1], length), ()):
-                if cand not in out:
+        for first in firsts:
+            for length in range(len(word) - maxdist, len(word) + maxdist + 1):
+                for cand in words.get((first, length), ()):
+                    if cand in out or cand == word:
+                        continue
                     distance = damerau_levenshtein(word, cand, limit=maxdist)
                     if distance <= maxdist:
-                        out[cand] = distance
+                        out[cand] = (distance, levenshtein(word, cand, limit=maxdist + 1) > distance)
     return out
 
 
-def _suggest(searcher, rest: Restriction, text: str, q, total: int, filters: dict) -> str | None:
-    """A corrected query with results within what the viewer may see, or None (asked when a
-    query found nothing; two typos in words of four letters or more, a swap of two letters counting as one).
-    Candidates come from the words of titles, names and topics (`spell`), each kept only when
-    documents the viewer may see contain it."""
+#: candidates counted within the viewer's documents per word (the likeliest by distance, then
+#: by how often the whole index has them)
+SUGGEST_COUNTED = 20
+
+
+def _has_results(searcher, rest: Restriction, word: str) -> bool:
+    """Whether `word`, searched alone as typed (stemmed, in every text field), finds something
+    the viewer may see; a word too common to search for counts as found (it is left alone)."""
+    try:
+        q, _notes = parse(searcher.schema, word)
+    except QueryError:
+        return True
+    return _allowed_count(searcher, rest, q, {}) > 0
+
+
+def _best_correction(searcher, rest: Restriction, word: str) -> str | None:
+    """The likeliest word the viewer meant by `word`, among the words of what they may read:
+    the fewest edits first (one for words of three letters, up to two from four), then the most
+    documents the viewer may see that have it, a swap of two letters (the commonest typo)
+    counting double. Only words some of those documents have; None when there is none."""
+    near = _within(searcher, word, 2 if len(word) >= 4 else 1)
+    if not near:
+        return None
     reader = searcher.reader()
+    ranked = sorted(near.items(), key=lambda kv: (kv[1][0], -reader.doc_frequency("spell", kv[0]), kv[0]))
+    best = None
+    for cand, (distance, swapped) in ranked[:SUGGEST_COUNTED]:
+        if best is not None and distance > best[0]:
+            break  # a nearer word with results beats any farther one
+        n = _allowed_count(searcher, rest, wq.Term("spell", cand), {})
+        if n:
+            key = (distance, -n * (2 if swapped else 1), cand)
+            best = key if best is None or key < best else best
+    return best[2] if best else None
+
+
+def _suggest(searcher, rest: Restriction, text: str, q, total: int, filters: dict) -> str | None:
+    """A corrected query that finds more than `total` within what the viewer may see, or None.
+    Each plain word that finds nothing by itself (for the viewer) is replaced by its likeliest
+    correction (_best_correction); words with results, phrases, `field:value`, operators and
+    short words are kept as typed. Candidates are the words of titles, texts, names and topics
+    (`spell`), counted only in documents the viewer may see, so a suggestion never reveals a
+    word of something they may not read."""
     tokens = _WORD_RE.findall(text)
     changed = False
     fixed = []
     for token in tokens:
         word = token.lower()
         if (token.startswith('"') or ":" in token or not word.isalpha() or len(word) < 3
-                or token in ("AND", "OR", "NOT")):
+                or token in ("AND", "OR", "NOT") or _has_results(searcher, rest, word)):
             fixed.append(token)
             continue
-        own = _allowed_count(searcher, rest, wq.Term("spell", word), {}) if ("spell", word) in reader else 0
-        if own:
-            fixed.append(token)
-            continue
-        best = None
-        near = _within(searcher, word, 2 if len(word) >= 4 else 1)
-        for maxdist in ((1, 2) if len(word) >= 4 else (1,)):
-            candidates = sorted(cand for cand, distance in near.items() if distance <= maxdist)
-            scored = []
-            for cand in candidates[:8]:
-                if cand == word:
-                    continue
-                n = _allowed_count(searcher, rest, wq.Term("spell", cand), {}, limit=50)
-                if n:
-                    scored.append((-n, cand))
-            if scored:
-                best = min(scored)[1]
-                break
+        best = _best_correction(searcher, rest, word)
         if best:
             fixed.append(best)
             changed = True
