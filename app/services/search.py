@@ -197,6 +197,12 @@ class SearchPage:
         return max(1, min(MAX_PAGE, (self.total + self.per_page - 1) // self.per_page))
 
     @property
+    def typed(self) -> str:
+        """What the person typed (the query before an automatic correction): what a saved
+        search keeps, so its alerts follow their words, not our guess."""
+        return self.corrected_from or self.query
+
+    @property
     def searched(self) -> bool:
         return bool(self.query) and not self.error and not self.unavailable
 
