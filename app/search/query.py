@@ -325,6 +325,26 @@ def validate(text: str) -> str:
     return text
 
 
+class SwapFuzzyTerm(wq.FuzzyTerm):
+    """`word~`: words within the given number of typos, a swap of two neighbouring letters
+    counting as one (Damerau; Whoosh's own FuzzyTerm counts it as two, so `tnet~` missed "tent")."""
+
+    def _btexts(self, ixreader):
+        from whoosh.support.levenshtein import damerau_levenshtein
+
+        fieldobj = ixreader.schema[self.fieldname]
+        text, maxdist = self.text, self.maxdist
+        for btext in ixreader.expand_prefix(self.fieldname, text[:self.prefixlength]):
+            word = fieldobj.from_bytes(btext)
+            if abs(len(word) - len(text)) <= maxdist and damerau_levenshtein(word, text, limit=maxdist) <= maxdist:
+                yield word
+
+
+class _FuzzyPlugin(FuzzyTermPlugin):
+    class FuzzyTermNode(FuzzyTermPlugin.FuzzyTermNode):
+        qclass = SwapFuzzyTerm
+
+
 _parsers: dict[int, MultifieldParser] = {}
 
 
@@ -333,7 +353,7 @@ def _parser(schema) -> MultifieldParser:
     if parser is None:
         parser = MultifieldParser(list(search_schema.TEXT_FIELDS), schema,
                                   fieldboosts={"title": 3.0, "topics": 1.5, "expertise": 2.0})
-        parser.add_plugin(FuzzyTermPlugin())
+        parser.add_plugin(_FuzzyPlugin())
         # +word / -word only at the start of a word (so "tent-pole" stays one phrase)
         parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=\S)", minusexpr=r"(?<![^\s(])-(?=\S)"))
         parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
@@ -416,6 +436,9 @@ def parse(schema, text: str, resolve: Resolver | None = None) -> tuple[object, l
         raise QueryError("We could not read this search. Try plain words, \"phrases\", AND, OR, NOT.") from exc
     notes: list[str] = []
     q = _rewrite(q, resolve, notes).normalize()
+    if isinstance(q, wq.Not) or (isinstance(q, wq.NullQuery.__class__)
+                                 and all(w.startswith("-") for w in _outside_quotes(text).split())):
+        raise QueryError("NOT and -word leave words out: add a word to search for, like tent -tarp.")
     if q is wq.NullQuery or isinstance(q, wq.NullQuery.__class__):
         raise QueryError("Those words are too common to search for: add a more specific word.")
     if isinstance(q, wq.Every):
