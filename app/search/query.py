@@ -332,11 +332,11 @@ class SwapFuzzyTerm(wq.FuzzyTerm):
     def _btexts(self, ixreader):
         from whoosh.support.levenshtein import damerau_levenshtein
 
-        fieldobj = ixreader.schema[self.fieldname]
         text, maxdist = self.text, self.maxdist
-        for btext in ixreader.expand_prefix(self.fieldname, text[:self.prefixlength]):
-            word = fieldobj.from_bytes(btext)
-            if abs(len(word) - len(text)) <= maxdist and damerau_levenshtein(word, text, limit=maxdist) <= maxdist:
+        # Whoosh's own word-graph walk with twice the distance (a swap is two plain edits) finds
+        # every candidate fast; keep those within `maxdist` when a swap counts as one
+        for word in ixreader.terms_within(self.fieldname, text, 2 * maxdist, prefix=self.prefixlength):
+            if damerau_levenshtein(word, text, limit=maxdist) <= maxdist:
                 yield word
 
 
