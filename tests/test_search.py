@@ -257,6 +257,7 @@ def corpus(world):
     ("refun*", {"returns"}),
     ("refunds", {"returns"}),  # stemming: refunded
     ("leeks~", {"boots"}),  # one typo allowed with ~
+    ("fabirc~", {"red"}),  # a swap of two letters is one typo
     ("status:planned", {"green"}),
     ('status:"under review"', set()),
     ("kind:question", {"boots"}),
@@ -296,6 +297,8 @@ def test_author_field_finds_the_authors_posts(world, corpus):
     ("community:nowhere tent", "No community"),
     ("x" * 400, "too long"),
     ("the a", "too common"),
+    ("-tent", "leave words out"),
+    ("NOT tent", "leave words out"),
 ])
 def test_queries_that_cannot_be_read_get_a_clear_message(world, q, message):
     page = search.search(world["people"]["social"], q)

@@ -190,3 +190,35 @@ def test_results_page_runs_a_constant_number_of_queries(app, make, login_as, cou
         html = client.get("/search?q=lantern&sort=newest").get_data(as_text=True)
     assert html.count('class="search-hit card"') == 20 and "Comment on" in html
     assert many.count == few.count
+
+
+def _save_form(html: str) -> dict:
+    """The fields of the page's "Save this search" form, as the browser would send them."""
+    import html as html_lib
+    import re
+
+    form = re.search(r'<form method="post" action="/search/saved".*?</form>', html, re.S).group(0)
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        kind = re.search(r'type="([^"]+)"', tag)
+        if not name or (kind and kind.group(1) in ("checkbox", "radio") and "checked" not in tag):
+            continue
+        fields[name.group(1)] = html_lib.unescape(value.group(1)) if value else ""
+    return fields
+
+
+def test_saving_a_corrected_search_keeps_what_was_typed_and_the_filters(site, login_as, app):
+    client = login_as(site["customer"])
+    html = client.get("/search?q=tnet&kind=idea").get_data(as_text=True)
+    assert "Nothing matched “tnet”" in html  # the page shows the results for "tent"
+    fields = _save_form(html)
+    assert fields["query"] == "tnet" and fields["name"] == "tnet" and fields["filters"] == "kind=idea"
+    assert client.post("/search/saved", data=fields).status_code == 302
+    with app.app_context():
+        saved = db.session.scalar(select(SavedSearch))
+        assert (saved.query, saved.name, saved.filters) == ("tnet", "tnet", {"kind": "idea"})
+    # without a correction, what was typed is what was searched
+    fields = _save_form(client.get("/search?q=tent").get_data(as_text=True))
+    assert fields["query"] == "tent" and fields["filters"] == ""

@@ -115,13 +115,14 @@ def build_posts(pks: list[int]) -> dict[int, dict]:
     docs = {}
     for pid, cid, title, body_html, kind, status, votes, created, author_id in rows:
         own = topics.get(pid, [])
+        body = plain(body_html)
         topic_words = " ".join(f"{name} {slug.replace('-', ' ')}" for _i, name, slug in own)
         docs[pid] = {
             "id": f"post:{pid}", "type": "post", "community": str(cid), "post": str(pid),
-            "title": title, "body": plain(body_html), "topics": topic_words,
+            "title": title, "body": body, "topics": topic_words,
             "topic_ids": " ".join(str(i) for i, _n, _s in own),
             "kind": _value(kind), "status": _value(status), "created": seconds(created), "day": day_number(created),
-            "votes": int(votes or 0), "spell": f"{title} {topic_words}",
+            "votes": int(votes or 0), "spell": f"{title} {topic_words} {body}",
             **_author_fields(authors.get(author_id)),
         }
     return docs
@@ -148,8 +149,8 @@ def build_comments(pks: list[int]) -> dict[int, dict]:
     authors = _authors({r[4] for r in rows if r[4]})
     return {cid: {
         "id": f"comment:{cid}", "type": "comment", "community": str(community_id), "post": str(post_id),
-        "body": plain(body_html), "created": seconds(created), "day": day_number(created), "votes": 0,
-        **_author_fields(authors.get(author_id)),
+        "body": (body := plain(body_html)), "spell": body, "created": seconds(created), "day": day_number(created),
+        "votes": 0, **_author_fields(authors.get(author_id)),
     } for cid, post_id, body_html, created, author_id, community_id, _kind in rows}
 
 
@@ -250,8 +251,8 @@ def build_messages(pks: list[int]) -> dict[int, dict]:
                               .where(ChatMessage.id.in_(pks), ChatMessage.deleted_at.is_(None),
                                      ChatMessage.hidden_at.is_(None))).all()
     authors = _authors({r[4] for r in rows if r[4]})
-    return {mid: {"id": f"message:{mid}", "type": "message", "community": str(cid), "body": plain(body_html),
-                  "created": seconds(created), "day": day_number(created), "votes": 0,
+    return {mid: {"id": f"message:{mid}", "type": "message", "community": str(cid),
+                  "body": (body := plain(body_html)), "spell": body, "created": seconds(created), "day": day_number(created), "votes": 0,
                   **_author_fields(authors.get(author_id))}
             for mid, cid, body_html, created, author_id in rows}
 

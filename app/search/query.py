@@ -12,7 +12,8 @@ Query syntax (Whoosh's, with friendlier field names):
     tent returns            both words (AND is implied)       tent OR tarp, tent NOT tarp, -tarp
     "free returns"          a phrase                          (tent OR tarp) AND repair
     retur*                  a prefix (2+ letters first)       tnet~  a word within one typo
-    status:planned  kind:idea  author:anna  topic:returns  community:customer-ideas
+    status:planned  kind:idea  author:anna (a handle, its start, a first or last name)
+    topic:returns  community:customer-ideas
     type:person  department:logistics  title:…  body:…
 """
 from __future__ import annotations
@@ -324,6 +325,26 @@ def validate(text: str) -> str:
     return text
 
 
+class SwapFuzzyTerm(wq.FuzzyTerm):
+    """`word~`: words within the given number of typos, a swap of two neighbouring letters
+    counting as one (Damerau; Whoosh's own FuzzyTerm counts it as two, so `tnet~` missed "tent")."""
+
+    def _btexts(self, ixreader):
+        from whoosh.support.levenshtein import damerau_levenshtein
+
+        text, maxdist = self.text, self.maxdist
+        # Whoosh's own word-graph walk with twice the distance (a swap is two plain edits) finds
+        # every candidate fast; keep those within `maxdist` when a swap counts as one
+        for word in ixreader.terms_within(self.fieldname, text, 2 * maxdist, prefix=self.prefixlength):
+            if damerau_levenshtein(word, text, limit=maxdist) <= maxdist:
+                yield word
+
+
+class _FuzzyPlugin(FuzzyTermPlugin):
+    class FuzzyTermNode(FuzzyTermPlugin.FuzzyTermNode):
+        qclass = SwapFuzzyTerm
+
+
 _parsers: dict[int, MultifieldParser] = {}
 
 
@@ -332,7 +353,7 @@ def _parser(schema) -> MultifieldParser:
     if parser is None:
         parser = MultifieldParser(list(search_schema.TEXT_FIELDS), schema,
                                   fieldboosts={"title": 3.0, "topics": 1.5, "expertise": 2.0})
-        parser.add_plugin(FuzzyTermPlugin())
+        parser.add_plugin(_FuzzyPlugin())
         # +word / -word only at the start of a word (so "tent-pole" stays one phrase)
         parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=\S)", minusexpr=r"(?<![^\s(])-(?=\S)"))
         parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
@@ -340,7 +361,21 @@ def _parser(schema) -> MultifieldParser:
     return parser
 
 
-Resolver = Callable[[str, str], list[str] | None]  # (field, value) -> index values, None: unknown
+#: fields whose value names a person (a handle, the start of one, a first name, a word of the
+#: name); the resolver says which handles it means (app/services/search.py)
+PERSON_FIELDS = ("author",)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a resolver found for a value: the index values, and a note for the page (e.g. that
+    a name matched several people)."""
+
+    values: list[str]
+    note: str | None = None
+
+
+Resolver = Callable[[str, str], "list[str] | Resolved | None"]  # (field, value) -> index values, None: unknown
 
 
 def _value_of(q) -> str:
@@ -348,10 +383,12 @@ def _value_of(q) -> str:
     return (value.decode() if isinstance(value, bytes) else str(value)).strip().lower()
 
 
-def _rewrite(q, resolve: Resolver | None):
+def _rewrite(q, resolve: Resolver | None, notes: list[str]):
     """Map friendly values to index values (status:"under review", kind:ideas, type:people,
-    community:customer-ideas). Raises QueryError for a value that names nothing."""
-    special = ("status", "kind", "type", "author", "community", "department")
+    community:customer-ideas, author:anna). Raises QueryError for a community or department
+    that names nothing; a person field that names nobody keeps its value (and finds nothing).
+    Notes for the page are added to `notes`."""
+    special = ("status", "kind", "type", "community", "department", *PERSON_FIELDS)
     if isinstance(q, (wq.Term, wq.Phrase)) and q.fieldname in special:
         fieldname, value = q.fieldname, _value_of(q)
         if fieldname == "status":
@@ -370,15 +407,24 @@ def _rewrite(q, resolve: Resolver | None):
             if mapped is None:
                 raise QueryError(f"type: can be post, comment, message, person, expert, community or topic (not “{value}”).")
             return wq.Term("type", mapped)
-        if fieldname == "author":
-            return wq.Term("author", value.lstrip("@"))
+        if fieldname in PERSON_FIELDS:
+            value = value.lstrip("@")
+            found = resolve(fieldname, value) if resolve else None
+            if isinstance(found, Resolved):
+                if found.note and found.note not in notes:
+                    notes.append(found.note)
+                found = found.values
+            values = found or [value]
+            return wq.Or([wq.Term(fieldname, v) for v in values]) if len(values) > 1 else wq.Term(fieldname, values[0])
         values = resolve(fieldname, value) if resolve else None
+        if isinstance(values, Resolved):
+            values = values.values
         if not values:
             raise QueryError(f"No {fieldname} you can see matches “{value}”.")
         return wq.Or([wq.Term(fieldname, v) for v in values]) if len(values) > 1 else wq.Term(fieldname, values[0])
     if q.is_leaf():
         return q
-    return q.apply(lambda child: _rewrite(child, resolve))
+    return q.apply(lambda child: _rewrite(child, resolve, notes))
 
 
 def parse(schema, text: str, resolve: Resolver | None = None) -> tuple[object, list[str]]:
@@ -389,7 +435,10 @@ def parse(schema, text: str, resolve: Resolver | None = None) -> tuple[object, l
     except Exception as exc:  # noqa: BLE001 - Whoosh's parser is lenient; anything else is ours to explain
         raise QueryError("We could not read this search. Try plain words, \"phrases\", AND, OR, NOT.") from exc
     notes: list[str] = []
-    q = _rewrite(q, resolve).normalize()
+    q = _rewrite(q, resolve, notes).normalize()
+    if isinstance(q, wq.Not) or (isinstance(q, wq.NullQuery.__class__)
+                                 and all(w.startswith("-") for w in _outside_quotes(text).split())):
+        raise QueryError("NOT and -word leave words out: add a word to search for, like tent -tarp.")
     if q is wq.NullQuery or isinstance(q, wq.NullQuery.__class__):
         raise QueryError("Those words are too common to search for: add a more specific word.")
     if isinstance(q, wq.Every):
@@ -884,57 +933,81 @@ def _spell_words(reader, seg_key) -> dict[tuple[str, int], list[str]]:
     return found
 
 
-def _within(searcher, word: str, maxdist: int) -> dict[str, int]:
-    """Words of the `spell` field within `maxdist` edits of `word` (same first letter), with
-    their distance (one pass for every distance up to `maxdist`)."""
-    from whoosh.support.levenshtein import damerau_levenshtein
+def _within(searcher, word: str, maxdist: int) -> dict[str, tuple[int, bool]]:
+    """Words of the `spell` field within `maxdist` edits of `word` (Damerau: a swap of two
+    neighbouring letters is one edit), with (distance, whether a swap is among the edits).
+    Candidates start with the same letter, or with the second one (a swap of the first two)."""
+    from whoosh.support.levenshtein import damerau_levenshtein, levenshtein
 
-    out: dict[str, int] = {}
+    out: dict[str, tuple[int, bool]] = {}
+    firsts = {word[:1], word[1:2]}
     for ss, _off in searcher.leaf_searchers():
         reader = ss.reader()
         words = _spell_words(reader, _segment_key(reader))
-        for length in range(len(word) - maxdist, len(word) + maxdist + 1):
-            for cand in words.get((word[:1], length), ()):
-                if cand not in out:
+        for first in firsts:
+            for length in range(len(word) - maxdist, len(word) + maxdist + 1):
+                for cand in words.get((first, length), ()):
+                    if cand in out or cand == word:
+                        continue
                     distance = damerau_levenshtein(word, cand, limit=maxdist)
                     if distance <= maxdist:
-                        out[cand] = distance
+                        out[cand] = (distance, levenshtein(word, cand, limit=maxdist + 1) > distance)
     return out
 
 
-def _suggest(searcher, rest: Restriction, text: str, q, total: int, filters: dict) -> str | None:
-    """A corrected query with results within what the viewer may see, or None (asked when a
-    query found nothing; two typos in words of four letters or more, a swap of two letters counting as one).
-    Candidates come from the words of titles, names and topics (`spell`), each kept only when
-    documents the viewer may see contain it."""
+#: candidates counted within the viewer's documents per word (the likeliest by distance, then
+#: by how often the whole index has them)
+SUGGEST_COUNTED = 20
+
+
+def _has_results(searcher, rest: Restriction, word: str) -> bool:
+    """Whether `word`, searched alone as typed (stemmed, in every text field), finds something
+    the viewer may see; a word too common to search for counts as found (it is left alone)."""
+    try:
+        q, _notes = parse(searcher.schema, word)
+    except QueryError:
+        return True
+    return _allowed_count(searcher, rest, q, {}) > 0
+
+
+def _best_correction(searcher, rest: Restriction, word: str) -> str | None:
+    """The likeliest word the viewer meant by `word`, among the words of what they may read:
+    the fewest edits first (one for words of three letters, up to two from four), then the most
+    documents the viewer may see that have it, a swap of two letters (the commonest typo)
+    counting double. Only words some of those documents have; None when there is none."""
+    near = _within(searcher, word, 2 if len(word) >= 4 else 1)
+    if not near:
+        return None
     reader = searcher.reader()
+    ranked = sorted(near.items(), key=lambda kv: (kv[1][0], -reader.doc_frequency("spell", kv[0]), kv[0]))
+    best = None
+    for cand, (distance, swapped) in ranked[:SUGGEST_COUNTED]:
+        if best is not None and distance > best[0]:
+            break  # a nearer word with results beats any farther one
+        n = _allowed_count(searcher, rest, wq.Term("spell", cand), {})
+        if n:
+            key = (distance, -n * (2 if swapped else 1), cand)
+            best = key if best is None or key < best else best
+    return best[2] if best else None
+
+
+def _suggest(searcher, rest: Restriction, text: str, q, total: int, filters: dict) -> str | None:
+    """A corrected query that finds more than `total` within what the viewer may see, or None.
+    Each plain word that finds nothing by itself (for the viewer) is replaced by its likeliest
+    correction (_best_correction); words with results, phrases, `field:value`, operators and
+    short words are kept as typed. Candidates are the words of titles, texts, names and topics
+    (`spell`), counted only in documents the viewer may see, so a suggestion never reveals a
+    word of something they may not read."""
     tokens = _WORD_RE.findall(text)
     changed = False
     fixed = []
     for token in tokens:
         word = token.lower()
         if (token.startswith('"') or ":" in token or not word.isalpha() or len(word) < 3
-                or token in ("AND", "OR", "NOT")):
+                or token in ("AND", "OR", "NOT") or _has_results(searcher, rest, word)):
             fixed.append(token)
             continue
-        own = _allowed_count(searcher, rest, wq.Term("spell", word), {}) if ("spell", word) in reader else 0
-        if own:
-            fixed.append(token)
-            continue
-        best = None
-        near = _within(searcher, word, 2 if len(word) >= 4 else 1)
-        for maxdist in ((1, 2) if len(word) >= 4 else (1,)):
-            candidates = sorted(cand for cand, distance in near.items() if distance <= maxdist)
-            scored = []
-            for cand in candidates[:8]:
-                if cand == word:
-                    continue
-                n = _allowed_count(searcher, rest, wq.Term("spell", cand), {}, limit=50)
-                if n:
-                    scored.append((-n, cand))
-            if scored:
-                best = min(scored)[1]
-                break
+        best = _best_correction(searcher, rest, word)
         if best:
             fixed.append(best)
             changed = True

@@ -2,9 +2,9 @@
 
 Text fields use a stemming analyzer for the deployment's language (KRING_SEARCH_LANGUAGE,
 default "en"; any language Whoosh has a stemmer for: da de en es fi fr hu it nl no pt ro ru sv
-tr ar): "returns" finds "returned". `spell` keeps the unstemmed words of titles, names and
-topics for "did you mean". Facet and sort fields are column-backed (sortable) so counting them
-reads a column instead of walking postings.
+tr ar): "returns" finds "returned". `spell` keeps the unstemmed words of titles, texts (posts,
+comments, chat), names and topics for "did you mean". Facet and sort fields are column-backed
+(sortable) so counting them reads a column instead of walking postings.
 
 Documents carry only the facts the permission filter needs (their community, or for people
 the communities they belong to); who may read which community is decided fresh at query time.
@@ -17,7 +17,7 @@ from whoosh import columns, fields
 from whoosh.analysis import LanguageAnalyzer, LowercaseFilter, RegexTokenizer
 from whoosh.lang import has_stemmer
 
-SCHEMA_VERSION = 3  # 3: experts of topics are documents of their own (issue 13)
+SCHEMA_VERSION = 4  # 3: experts of topics are documents of their own; 4: texts in `spell` (issue 13)
 DEFAULT_LANGUAGE = "en"
 
 

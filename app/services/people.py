@@ -6,6 +6,8 @@ and raises ValidationError({field: message}) for bad input before changing anyth
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
@@ -261,3 +263,50 @@ def directory(viewer, *, q: str | None = None, department_id: int | None = None,
         .order_by(func.lower(User.display_name), User.id)
         .limit(per_page).offset((max(page, 1) - 1) * per_page)).unique().all()
     return DirectoryPage(list(people), total, page, per_page)
+
+
+# --- who a name means ----------------------------------------------------------------------
+
+def fold(text: str) -> str:
+    """Lower case without accents ("Chloé" -> "chloe"), as handles are made."""
+    return unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
+
+
+def _words(person_handle: str, display_name: str) -> list[str]:
+    return person_handle.lower().split(".") + [w for w in re.split(r"[^\w]+", fold(display_name)) if w]
+
+
+def name_rank(text: str, handle: str, display_name: str) -> int | None:
+    """How well `text` names a person (handles are first.last): 0 their handle or whole name,
+    1 a whole word of it (a first or last name), 2 the start of the handle, 3 the start of a
+    word of the name; None when it does not name them."""
+    text = fold(" ".join(text.split())).lstrip("@")
+    if not text:
+        return None
+    handle = handle.lower()
+    if text in (handle, fold(display_name)):
+        return 0
+    words = _words(handle, display_name)
+    if text in words:
+        return 1
+    if handle.startswith(text):
+        return 2
+    if any(w.startswith(text) for w in words):
+        return 3
+    return None
+
+
+def name_clause(text: str):
+    """A WHERE clause on User, wider than name_rank (an index-friendly first cut): the handle or
+    a word of the name starts with `text`."""
+    raw = " ".join(text.split()).lower().lstrip("@")
+    clauses = []
+    for variant in {raw, fold(raw)}:
+        if not variant:
+            continue
+        like = _like(variant)[1:]  # "text%"
+        clauses += [func.lower(User.handle).like(like, escape="\\"),
+                    func.lower(User.handle).like(f"%.{like}", escape="\\"),
+                    func.lower(User.display_name).like(like, escape="\\"),
+                    func.lower(User.display_name).like(f"% {like}", escape="\\")]
+    return or_(*clauses) if clauses else false()

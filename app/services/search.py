@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -27,6 +27,7 @@ from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import (
+    AccountClosure,
     Comment,
     Community,
     Department,
@@ -49,7 +50,7 @@ from app.search import indexer, registry, store
 from app.search import query as engine
 from app.search.alerts import Standing, percolate
 from app.search.documents import moment, plain
-from app.services import access, jobs, notifications
+from app.services import access, jobs, notifications, people
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,43 @@ def permissions(viewer) -> engine.Permissions:
     return engine.Permissions(active=True, readable=readable, member_of=member_of, self_id=viewer.id)
 
 
+AUTHORS_MAX = 50
+
+
+def people_named(viewer, value: str, fieldname: str = "author") -> engine.Resolved | None:
+    """The handles `value` means in a person field (author:anna): a handle, or else the people
+    it names best (a whole first or last name before the start of a handle before the start of
+    a word of the name; people.name_rank). Several people: all of them, with a note naming
+    those the viewer may see (nobody else is named, so the note reveals no one; what their
+    handles find is still limited by the permission filter). None when it names nobody."""
+    rows = db.session.execute(
+        select(User.handle, User.display_name, access.people_clause(viewer).label("visible"))
+        .where(people.name_clause(value), ~exists().where(AccountClosure.user_id == User.id))
+        .order_by(func.lower(User.display_name), User.handle)).all()
+    ranked = [(rank, row) for row in rows if (rank := people.name_rank(value, row.handle, row.display_name)) is not None]
+    if not ranked:
+        return None
+    best = min(rank for rank, _row in ranked)
+    chosen = [row for rank, row in ranked if rank == best]
+    note = None
+    shown = [row for row in chosen if row.visible]
+    if len(chosen) > AUTHORS_MAX:
+        chosen = chosen[:AUTHORS_MAX]
+        note = f"“{fieldname}:{value}” matches too many people: type more of the name or the whole handle."
+    elif len(shown) > 1:
+        names = ", ".join(f"{row.display_name} (@{row.handle})" for row in shown[:5])
+        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        note = (f"“{fieldname}:{value}” matches {len(shown)} people: {names}{more}. Showing all of them; "
+                f"use a whole handle, like {fieldname}:{shown[0].handle}, for one.")
+    return engine.Resolved([row.handle for row in chosen], note)
+
+
 def _resolver(viewer):
-    """community:… and department:… values -> index values, among what the viewer may see."""
-    def resolve(fieldname: str, value: str) -> list[str] | None:
+    """community:…, department:… and person (author:…) values -> index values, among what the
+    viewer may see."""
+    def resolve(fieldname: str, value: str) -> list[str] | engine.Resolved | None:
+        if fieldname in engine.PERSON_FIELDS:
+            return people_named(viewer, value, fieldname)
         value = value.strip().lower()
         if fieldname == "community":
             ids = db.session.scalars(select(Community.id).where(
@@ -160,6 +195,12 @@ class SearchPage:
     @property
     def pages(self) -> int:
         return max(1, min(MAX_PAGE, (self.total + self.per_page - 1) // self.per_page))
+
+    @property
+    def typed(self) -> str:
+        """What the person typed (the query before an automatic correction): what a saved
+        search keeps, so its alerts follow their words, not our guess."""
+        return self.corrected_from or self.query
 
     @property
     def searched(self) -> bool:

@@ -69,7 +69,7 @@ def index():
     result = search.search(current_user, q, filters=_filters_from(request.args),
                            sort=request.args.get("sort", "relevance"), page=_page_number(),
                            correct=not request.args.get("exact"))
-    form = SavedForm(formdata=None, name=result.query[:80], query=result.query, filters=_encode(result.filters))
+    form = SavedForm(formdata=None, name=result.typed[:80], query=result.typed, filters=_encode(result.filters))
     status = 503 if result.unavailable else 400 if result.error else 200
     response = render_template("search/index.html", result=result, save_form=form, search_url=_search_url,
                                can_save_managed=result.searched and search.can_save_managed(current_user),

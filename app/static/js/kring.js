@@ -107,7 +107,8 @@
   }
 
   /* 4. @mention autocomplete ------------------------------------------------------------- */
-  var MENTION_BEFORE_CARET = /(^|[^\w@\/.])@([a-z0-9][a-z0-9.]{0,39})$/i;
+  // a handle, or the start of a name with accents ("@chloé"): the server matches both
+  var MENTION_BEFORE_CARET = /(^|[^\w@\/.])@([\p{L}\p{N}][\p{L}\p{N}.]{0,39})$/iu;
   var mentionCount = 0;
 
   function setupMentions(textarea) {
