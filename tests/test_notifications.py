@@ -285,3 +285,44 @@ def test_tricky_text_is_stored_plain_and_shown_as_typed(app, make, login_as, mon
              for b in re.findall(r'class="link-button notification-open">(.*?)</button>', page_html, re.S)]
     assert sorted(shown) == sorted(stored)  # escaped once: unescaping once gives back the text
     assert "<b>" not in page_html.split('notification-list')[1]
+
+
+# --- order ----------------------------------------------------------------------------------
+
+def test_the_list_is_newest_first_with_ties_by_id_across_pages(app, make, login_as):
+    """Made out of time order (a late job, demo content) and with equal times: the list, and
+    its keyset pages, still go newest first, equal times newest id first, nothing twice."""
+    from datetime import datetime, timedelta
+
+    from app import clock
+
+    manager = make.user("employee")
+    community = make.community("open", manager=manager)
+    person = make.user("employee")
+    base = datetime(2026, 3, 1, 12, 0)
+    offsets = [5, 1, 9, 1, 7, 3, 9, 0, 2, 1] * 4  # minutes after base, made in this order
+    with app.app_context():
+        idea = posts.create(db.session.get(User, manager.id), community.slug, "idea", "Order of news", "", [])
+        p = db.session.get(User, person.id)
+        for i, minutes in enumerate(offsets):
+            clock.set_now(base + timedelta(minutes=minutes))
+            _notify(p, idea, f"News {i:02d}")
+        clock.reset()
+        expected = [n.id for n in sorted(db.session.scalars(select(Notification).where(
+            Notification.user_id == person.id)), key=lambda n: (n.created_at, n.id), reverse=True)]
+        got, before = [], None
+        while True:
+            chunk = notifications.page(p, before=before, limit=7)
+            got += [n.id for n in chunk.items]
+            if not chunk.next_before:
+                break
+            before = chunk.next_before
+    assert got == expected
+    client = login_as(person)
+    shown, url = [], "/notifications"
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        shown += [int(i) for i in re.findall(r'action="/notifications/(\d+)/open"', html)]
+        more = re.search(r'href="(/notifications\?before=\d+)"', html)
+        url = more.group(1) if more else None
+    assert shown == expected
