@@ -28,6 +28,7 @@ from app import clock
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import MemberRole, Membership, RecoveryCode, Throttle, TotpSecret, User
+from app.wording import plural
 
 STEP = 30
 DIGITS = 6
@@ -118,7 +119,7 @@ def check_throttle(key: str, what: str = "attempts") -> None:
     wait = locked_for(key)
     if wait:
         minutes = max(1, math.ceil(wait / 60))
-        raise ValidationError({"_": f"Too many failed {what}. Wait {minutes} minute{'s' if minutes != 1 else ''} "
+        raise ValidationError({"_": f"Too many failed {what}. Wait {plural(minutes, 'minute')} "
                                     "and try again."})
 
 
