@@ -330,6 +330,7 @@ def change_status(actor, post_id: int, status: str, response: str, duplicate_of_
     if post.first_official_response_at is None:
         post.first_official_response_at = now
     posts.touch(post, now)
+    posts.keep_seen(actor, post.id, now)
     text = f"{new.label}: {post.title} — {_snippet(response)}"
     if target is not None:
         # the audience is taken before the merge moves the votes and followers away

@@ -270,8 +270,24 @@ def _rows(viewer, posts: list[Post]) -> list[PostRow]:
     voted = set(db.session.scalars(select(Vote.post_id).where(Vote.user_id == viewer.id, Vote.post_id.in_(ids))))
     reads = dict(db.session.execute(select(PostRead.post_id, PostRead.read_at)
                                     .where(PostRead.user_id == viewer.id, PostRead.post_id.in_(ids))).all())
-    return [PostRow(p, unread=(p.author_id != viewer.id and (p.id not in reads or reads[p.id] < p.last_activity_at)),
-                    voted=p.id in voted) for p in posts]
+    return [PostRow(p, unread=_new_activity(p, reads.get(p.id)), voted=p.id in voted) for p in posts]
+
+
+def _new_activity(post: Post, read_at: datetime | None) -> bool:
+    """"New activity": the viewer saw the post (its read marker) and something happened on it
+    since (a comment, a status change: last_activity_at). A post they never opened has no
+    "since" and gets no marker, so a first visit is not a wall of "New activity"; their own
+    comments and responses move their marker along (keep_seen)."""
+    return read_at is not None and read_at < post.last_activity_at
+
+
+def keep_seen(user, post_id: int, when: datetime) -> None:
+    """The person just added to the post (a comment, a response): what they did is not news to
+    them. Moves an existing read marker to `when`; no marker is made and no view counted.
+    Runs in the caller's transaction."""
+    db.session.execute(update(PostRead).where(PostRead.user_id == user.id, PostRead.post_id == post_id,
+                                              PostRead.read_at < when)
+                       .values(read_at=when).execution_options(synchronize_session=False))
 
 
 # An idea merged into another (status "duplicate") lives on only as a redirect to the idea it
