@@ -272,3 +272,48 @@ def test_community_pages_run_a_constant_number_of_queries(app, make, login_as, c
         make.member(c, make.user("employee"))
     large = {p: measure(p) for p in small}
     assert large == small
+
+
+# --- the community's tabs -------------------------------------------------------------------
+
+def _tabs(html: str) -> list[tuple[str, str, bool]]:
+    """(label, href, current) of each tab in the "Community sections" navigation."""
+    import re
+
+    nav = re.search(r'<nav aria-label="Community sections"[^>]*>(.*?)</nav>', html, re.S)
+    assert nav, "no community tabs on the page"
+    return [(label.strip(), href, bool(current)) for href, current, label in
+            re.findall(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>', nav.group(1))]
+
+
+@pytest.mark.parametrize("visibility", ["open", "internal", "private"])
+@pytest.mark.parametrize("who", ["member", "manager"])
+def test_every_tab_opens_its_own_page_and_marks_itself_current(app, make, login_as, visibility, who):
+    from app.services import experts, policy
+
+    manager = make.user("employee", name="Mia Manager")
+    community = make.community(visibility, manager=manager, topics=("Returns",))
+    member = make.user("employee", name="Eddie Expert")
+    make.member(community, member)
+    with app.app_context():
+        c = db.session.get(type(community), community.id)
+        c.description = "We look after **returns**."
+        db.session.commit()
+        policy.save(_u(manager), "Be kind about returns.", slug=community.slug)
+        experts.assign(_u(manager), community.slug, "returns", _u(member))
+    client = login_as(manager if who == "manager" else member)
+    tabs = _tabs(client.get(f"/c/{community.slug}").get_data(as_text=True))
+    labels = [label for label, _, _ in tabs]
+    assert {"Posts", "About", "Members", "Guidelines", "Live discussion"} <= set(labels)
+    assert ("Settings and topics" in labels) == (who == "manager")
+    assert len({href for _, href, _ in tabs}) == len(tabs), tabs  # every tab its own address
+    for label, href, _ in tabs:
+        response = client.get(href)
+        assert response.status_code == 200, href
+        page = response.get_data(as_text=True)
+        assert [t for t, _, current in _tabs(page) if current] == [label], href
+    about = client.get(f"/c/{community.slug}/about").get_data(as_text=True)
+    assert "<strong>returns</strong>" in about  # the description
+    assert "Be kind about returns." in about  # the guidelines
+    assert "Mia Manager" in about and "Eddie Expert" in about  # managers and experts
+    assert 'id="experts-h"' in about and 'id="managers-h"' in about

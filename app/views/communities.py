@@ -1,4 +1,5 @@
-"""Community pages: list, create, show, join/leave/request, members, manage, topics, covers."""
+"""Community pages: list, create, show (its posts), about, join/leave/request, members, manage,
+topics, covers."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -152,6 +153,19 @@ def request_to_join(slug: str):
         else:
             flash("Your request was sent to the community's managers.", "success")
     return redirect(url_for("communities.show", slug=slug))
+
+
+@bp.get("/c/<slug>/about")
+def about(slug: str):
+    """What the community is for and who runs it: description, guidelines, managers, experts,
+    topics."""
+    from app.services import policy
+
+    acc = access.community_for(current_user, slug, "read")
+    return render_template("communities/about.html", acc=acc,
+                           member_count=communities.member_count(acc.community),
+                           managers=communities.managers_of(acc.community),
+                           guidelines=policy.current(acc.community.id))
 
 
 @bp.get("/c/<slug>/members")
