@@ -24,6 +24,7 @@ CONVERSATIONS = [
         (90, "anna", "That is a good one, @{david}. Could you turn it into an idea so people can vote on it?", 4),
         (42, "hanna", "Does anyone know if the rain covers fit the older 45 l backpacks?", None),
         (38, "ines", "They do — the strap clips are the same since 2021.", 6),
+        (20, "mo", "Selling my old 3-person tent, barely used. Call me on 06 1234 5678 if you want it.", None),
     ]),
     ("returns-service", [
         (300, "anna", "Reminder: returns over the holidays take a few extra days. We will keep you posted here.", None),

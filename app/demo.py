@@ -190,12 +190,12 @@ def _seed() -> str:
 
     experts_demo.seed(by_local)
     _seed_asks()
+    from app import insight_demo
+
+    insight_demo.seed(by_local)  # months of history first: the live conversations of today come after it
     from app import chat_demo
 
     chat_demo.seed(by_local)
-    from app import insight_demo
-
-    insight_demo.seed(by_local)
     from app import moderation_demo
 
     moderation_demo.seed(by_local)

@@ -43,6 +43,7 @@ from app.models import (
     Topic,
     User,
     UserKind,
+    Visibility,
     Vote,
 )
 from app.services import markup
@@ -57,22 +58,85 @@ SUMMER = (datetime(2026, 7, 20), datetime(2026, 8, 17))
 
 SUBJECTS = ["tent", "backpack", "sleeping bag", "rain jacket", "hiking boots", "camping stove", "trail poles",
             "water filter", "headlamp", "down vest"]
-IDEA_TITLES = ["A repair kit for the {s}", "Show the weight of the {s} in the web shop", "A lighter {s} for kids",
-               "Recycled fabric for the {s}", "A two-year warranty on the {s}", "Spare parts for the {s} online",
-               "A rental option for the {s}", "A colour that is easy to find for the {s}",
-               "Video instructions for the {s}", "A trade-in scheme for the old {s}"]
-QUESTION_TITLES = ["How do I wash the {s}?", "Where can I find spare parts for the {s}?",
-                   "Is the {s} covered by the warranty after a fall?", "Which size of {s} should I take?",
-                   "Can I return a used {s}?", "How long does a repair of the {s} take?",
-                   "Does the {s} fit in the 45 l backpack?", "What is the packed size of the {s}?"]
-DISCUSSION_TITLES = ["Lessons from the {s} test week", "Customer feedback on the {s} this month",
-                     "Packaging of the {s}: what we learned", "Planning the autumn campaign for the {s}",
-                     "Stock levels of the {s} before the holidays", "Training for the new {s} range"]
-BODIES = ["We talked about this in the team and want to hear what you think.",
-          "This came up several times this month, so I write it down here.",
-          "Any experience with this? Photos welcome.",
-          "Short version: it would save us and our customers a lot of time.",
-          "I looked for an answer on the web shop but could not find one."]
+
+
+class Bank:
+    """What a kind of community talks about: subjects, titles per post kind, bodies, chat lines."""
+
+    def __init__(self, subjects, ideas, questions, discussions, bodies, chats):
+        self.subjects, self.bodies, self.chats = subjects, bodies, chats
+        self.titles = {PostKind.IDEA: ideas, PostKind.QUESTION: questions, PostKind.DISCUSSION: discussions}
+
+
+# Communities customers and partners read: the shop's products, the web shop, warranty.
+CUSTOMER = Bank(
+    SUBJECTS,
+    ["A repair kit for the {s}", "Show the weight of the {s} in the web shop", "A lighter {s} for kids",
+     "Recycled fabric for the {s}", "A two-year warranty on the {s}", "Spare parts for the {s} online",
+     "A rental option for the {s}", "A colour that is easy to find for the {s}",
+     "Video instructions for the {s}", "A trade-in scheme for the old {s}"],
+    ["How do I wash the {s}?", "Where can I find spare parts for the {s}?",
+     "Is the {s} covered by the warranty after a fall?", "Which size of {s} should I take?",
+     "Can I return a used {s}?", "How long does a repair of the {s} take?",
+     "Does the {s} fit in the 45 l backpack?", "What is the packed size of the {s}?"],
+    ["Lessons from the {s} test week", "Customer feedback on the {s} this month",
+     "Packaging of the {s}: what we learned", "Stock levels of the {s} before the holidays"],
+    ["This came up several times this month, so I write it down here.",
+     "Any experience with this? Photos welcome.",
+     "Short version: it would save us and our customers a lot of time.",
+     "I looked for an answer on the web shop but could not find one."],
+    ["Thanks for the quick help earlier.", "Is the {s} back in stock anywhere?", "Just back from a trip with the {s}: great.",
+     "Does anyone have tips for drying the {s}?", "Which {s} do you take for a weekend in the hills?",
+     "The store in Utrecht helped me with the {s} today, very friendly."])
+# Internal teams working on the products (logistics, marketing, R&D, sales).
+TEAM = Bank(
+    SUBJECTS,
+    ["A repair kit for the {s}", "A lighter {s} for kids", "Recycled fabric for the {s}",
+     "Spare parts for the {s} in every store", "Video instructions for the {s}", "One supplier less for the {s}"],
+    ["Who owns the product data of the {s}?", "Where is the spec sheet of the {s}?",
+     "When does the new {s} arrive in the warehouse?", "Do we have test results for the {s}?",
+     "Which supplier makes the {s}?"],
+    ["Lessons from the {s} test week", "Customer feedback on the {s} this month",
+     "Packaging of the {s}: what we learned", "Planning the autumn campaign for the {s}",
+     "Stock levels of the {s} before the holidays", "Training for the new {s} range"],
+    ["We talked about this in the team and want to hear what you think.",
+     "This came up several times this month, so I write it down here.",
+     "Short version: it would save us a lot of time."],
+    ["Has anyone seen the new numbers for the {s}?", "The samples of the {s} arrived.",
+     "Reminder: the {s} review moves to 15:00.", "Who has the latest slides on the {s}?",
+     "Nice result on the {s} survey this week!", "The customer from this morning sent a thank-you note about the {s}."])
+IT = Bank(
+    ["laptop", "VPN", "printer", "password manager", "video call set-up", "shared drive", "work phone", "second screen"],
+    ["A self-service reset for the {s}", "A loan {s} at the service desk", "A short guide to the {s} on the intranet",
+     "Automatic updates for the {s}"],
+    ["How do I set up the {s}?", "Who can give me access to the {s}?", "My {s} stopped working: what now?",
+     "Can I get a second {s}?", "Is the {s} supported at home?"],
+    ["Planned maintenance of the {s}", "What we learned from the {s} outage"],
+    ["It happened twice this week, so I write it down here.", "Any experience with this?",
+     "The service desk asked me to post it here so others find the answer."],
+    ["Is the {s} down for anyone else?", "Thanks for fixing the {s} so quickly!", "The {s} works again.",
+     "Reminder: the {s} update runs tonight.", "Where do I find the guide for the {s}?"])
+PEOPLE = Bank(
+    ["onboarding day", "mentoring programme", "team offsite", "learning budget", "wellbeing week", "bike lease"],
+    ["A buddy for every newcomer on the {s}", "A feedback round after the {s}", "Open the {s} to part-timers",
+     "Make the {s} easier to find on the intranet"],
+    ["Who organises the {s}?", "How do I sign up for the {s}?", "Is the {s} also for interns?"],
+    ["What we learned from the {s}", "Ideas for the next {s}"],
+    ["We talked about this in the team and want to hear what you think.", "Any experience with this?"],
+    ["Who joins the {s}?", "Thanks for organising the {s}!", "Photos of the {s} are on the shared drive.",
+     "The sign-up for the {s} closes on Friday."])
+
+
+def _bank(slug: str, community) -> Bank:
+    """The IT Helpdesk talks about IT, People & Culture about people; the other internal
+    communities about the products; customer-facing ones about the shop."""
+    if slug == "it-helpdesk":
+        return IT
+    if slug == "people-culture":
+        return PEOPLE
+    return TEAM if community.visibility == Visibility.INTERNAL else CUSTOMER
+
+
 COMMENTS = ["Good point, thanks for raising it.", "We see the same in our team.", "I can help with this one.",
             "Here is what worked for us last season.", "Agreed — let's try it for a month.",
             "Could you add a photo?", "I checked with the warehouse: it is possible.",
@@ -85,9 +149,6 @@ RESPONSES = {IdeaStatus.UNDER_REVIEW: "Thanks! The product team looks at this no
              IdeaStatus.PLANNED: "We will build this: it is planned for the next season.",
              IdeaStatus.DONE: "Done: it is live now. Thanks for the idea!",
              IdeaStatus.DECLINED: "We looked at it carefully but cannot do it now; here is why."}
-CHATS = ["Morning all!", "Has anyone seen the new stock numbers?", "Thanks for the quick help earlier.",
-         "Lunch walk at 12:30, who joins?", "The customer from this morning sent a thank-you note.",
-         "Reminder: the team call moves to 15:00.", "Nice result on the survey this week!"]
 SEARCHES = [("tent repair", 6), ("return policy", 4), ("warranty", 5), ("size chart", 0), ("return label", 0),
             ("packed size", 3), ("vpn", 2), ("holiday planning", 2), ("recycled fabric", 4), ("spare poles", 0),
             ("invoice copy", 0), ("onboarding", 3)]
@@ -171,6 +232,7 @@ def seed(by_local: dict[str, User]) -> str:
     votes, changes, chats, searches, escalations = [], [], [], [], []
     voted: set[tuple[int, int]] = set()
     used_titles: set[str] = set()
+    said: set[tuple[int, str]] = set()  # (community id, chat line)
     for week in range(WEEKS):
         week_start = start + timedelta(weeks=week)
         holiday = SUMMER[0] <= week_start < SUMMER[1]
@@ -191,9 +253,8 @@ def seed(by_local: dict[str, User]) -> str:
                 external = people[author].kind != UserKind.EMPLOYEE
                 kind = rng.choices([PostKind.IDEA, PostKind.QUESTION, PostKind.DISCUSSION],
                                    weights=[4, 5, 1] if external else [2, 3, 3])[0]
-                bank = {PostKind.IDEA: IDEA_TITLES, PostKind.QUESTION: QUESTION_TITLES,
-                        PostKind.DISCUSSION: DISCUSSION_TITLES}[kind]
-                title = rng.choice(bank).format(s=rng.choice(SUBJECTS))
+                bank = _bank(slug, community)
+                title = rng.choice(bank.titles[kind]).format(s=rng.choice(bank.subjects))
                 if title in used_titles:
                     continue
                 used_titles.add(title)
@@ -202,7 +263,7 @@ def seed(by_local: dict[str, User]) -> str:
                 if created >= now - timedelta(days=2):
                     continue
                 topic = rng.choice(topics[cid]) if topics[cid] else None
-                body = rng.choice(BODIES)
+                body = rng.choice(bank.bodies)
                 post = Post(community_id=cid, author_id=author, kind=kind, title=title, body=body,
                             body_html=html(body), status=IdeaStatus.NEW if kind == PostKind.IDEA else None,
                             vote_count=0, comment_count=0, view_count=rng.randint(3, 40), hot=0.0,
@@ -240,8 +301,11 @@ def seed(by_local: dict[str, User]) -> str:
             # the live channel
             for _m in range(round(len(here) * rate * (0.35 if slug in PILOT else 0.12) * rng.uniform(0.5, 1.2))):
                 when = week_start + timedelta(days=rng.randint(0, 4), hours=rng.randint(8, 17), minutes=rng.randint(0, 59))
-                if when < now - timedelta(days=1):
-                    chats.append({"community_id": cid, "author_id": someone(here), "body": (text := rng.choice(CHATS)),
+                bank = _bank(slug, community)
+                text = rng.choice(bank.chats).format(s=rng.choice(bank.subjects))
+                if when < now - timedelta(days=1) and (cid, text) not in said:  # nobody repeats a line
+                    said.add((cid, text))
+                    chats.append({"community_id": cid, "author_id": someone(here), "body": text,
                                   "body_html": html(text), "reply_count": 0, "created_at": when})
         # searches: fewer misses as content grows; the size chart was written in week 15
         for _s in range(round(25 + 60 * rate)):
@@ -327,6 +391,7 @@ def seed(by_local: dict[str, User]) -> str:
     db.session.flush()
     if votes:
         db.session.execute(insert(Vote), [{"post_id": i.id, "user_id": v, "created_at": w} for i, v, w in votes])
+    chats.sort(key=lambda c: c["created_at"])  # ids in time order: the channel reads by id
     for table, rows in ((StatusChange, changes), (ChatMessage, chats), (SearchLog, searches),
                         (Escalation, escalations)):
         if rows:

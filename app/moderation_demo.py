@@ -89,7 +89,8 @@ def seed(by_local: dict[str, User]) -> None:
             moderation.report(by_local["emma"], "comment", rude.id, "off_topic",
                               "This is about delivery, not about this idea.")
         message = db.session.scalar(select(ChatMessage).where(ChatMessage.community_id == ideas.id,
-                                                              ChatMessage.author_id != by_local["finn"].id)
+                                                              ChatMessage.author_id != by_local["finn"].id,
+                                                              ChatMessage.body.contains("Call me on"))
                                     .order_by(ChatMessage.id))
         if message is not None:
             moderation.report(by_local["finn"], "chat", message.id, "other", "I think this shares a private phone number.")

@@ -351,6 +351,9 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["ago"] = helpers.ago
     app.jinja_env.filters["datetime"] = helpers.format_datetime
+    from app import wording
+
+    app.jinja_env.filters["plural"] = wording.plural  # {{ n|plural('reply', 'replies') }}
 
 
 def register_cli(app: Flask) -> None:

@@ -133,3 +133,47 @@ def test_admin_views_pass_the_ip(client, make, app):
     with app.app_context():
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.suspend"))
         assert entry.ip == "192.0.2.44" and entry.actor_id == admin.id
+
+
+def test_audit_page_reads_as_words_and_links_what_it_names(client, make, app):
+    """No raw JSON: details are "label: before → after" lines; the post, the comment (at its
+    anchor on its post), the person and the community an entry names are links when the viewer
+    may open them, and a label when not (a deleted post, a person who is gone)."""
+    import re
+    from html import unescape
+
+    from app.services import comments, moderation
+
+    admin = make.admin()
+    manager = make.user("employee", is_global_manager=True, name="Mia Manager")
+    c = make.community("open", manager=manager, name="Returns Lab", topics=("Apps",))
+    person = make.user("employee", name="Pat Person")
+    with app.app_context():
+        m = _u(manager)
+        topic = db.session.scalar(select(Topic.id).where(Topic.community_id == c.id))
+        idea = posts.create(m, c.slug, "idea", "Cheaper returns", "", [topic])
+        gone = posts.create(m, c.slug, "idea", "Soon deleted", "", [topic])
+        comment = comments.add(_u(person), idea.id, "A comment to moderate")
+        communities.add_member(m, c.slug, _u(person))
+        communities.set_role(m, c.slug, person.id, "moderator")
+        ideas.change_status(m, idea.id, "planned", "We plan it")
+        ideas.change_status(m, gone.id, "planned", "Also planned")
+        moderation.act(m, "comment", comment.id, "hide", "Off topic")
+        posts.delete(m, gone.id)
+        audit.record(m, "user.note", "user", 999_999, before={"user_id": 999_999}, after=None)
+        db.session.commit()
+        idea_id, gone_id, comment_id = idea.id, gone.id, comment.id
+        handle = _u(person).handle
+    login(client, admin)
+    page = client.get("/admin/audit").get_data(as_text=True)
+    table = page.split('<table class="audit-table">')[1].split("</table>")[0]
+    assert "{&#34;" not in table and '{"' not in unescape(table)  # no JSON anywhere
+    assert f'href="/p/{idea_id}">“Cheaper returns”</a>' in table  # the status change's post
+    assert f'href="/p/{idea_id}#c{comment_id}">Comment on “Cheaper returns”</a>' in table
+    assert f'href="/people/{handle}">Pat Person</a>' in table  # the role change's person
+    assert f'href="/c/{c.slug}">Returns Lab</a>' in table  # the role change's community
+    assert re.search(r"Role: member → moderator", unescape(table))
+    assert re.search(r"Status: new → planned", unescape(table))
+    assert "“Soon deleted”" in table and f'href="/p/{gone_id}"' not in table  # deleted: no link
+    assert "Merged into" not in table  # an empty field says nothing
+    assert "#999999 (removed)" in table

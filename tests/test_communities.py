@@ -272,3 +272,116 @@ def test_community_pages_run_a_constant_number_of_queries(app, make, login_as, c
         make.member(c, make.user("employee"))
     large = {p: measure(p) for p in small}
     assert large == small
+
+
+# --- the community's tabs -------------------------------------------------------------------
+
+def _tabs(html: str) -> list[tuple[str, str, bool]]:
+    """(label, href, current) of each tab in the "Community sections" navigation."""
+    import re
+
+    nav = re.search(r'<nav aria-label="Community sections"[^>]*>(.*?)</nav>', html, re.S)
+    assert nav, "no community tabs on the page"
+    return [(label.strip(), href, bool(current)) for href, current, label in
+            re.findall(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>', nav.group(1))]
+
+
+@pytest.mark.parametrize("visibility", ["open", "internal", "private"])
+@pytest.mark.parametrize("who", ["member", "manager"])
+def test_every_tab_opens_its_own_page_and_marks_itself_current(app, make, login_as, visibility, who):
+    from app.services import experts, policy
+
+    manager = make.user("employee", name="Mia Manager")
+    community = make.community(visibility, manager=manager, topics=("Returns",))
+    member = make.user("employee", name="Eddie Expert")
+    make.member(community, member)
+    with app.app_context():
+        c = db.session.get(type(community), community.id)
+        c.description = "We look after **returns**."
+        db.session.commit()
+        policy.save(_u(manager), "Be kind about returns.", slug=community.slug)
+        experts.assign(_u(manager), community.slug, "returns", _u(member))
+    client = login_as(manager if who == "manager" else member)
+    tabs = _tabs(client.get(f"/c/{community.slug}").get_data(as_text=True))
+    labels = [label for label, _, _ in tabs]
+    assert {"Posts", "About", "Members", "Guidelines", "Live discussion"} <= set(labels)
+    assert ("Settings and topics" in labels) == (who == "manager")
+    assert len({href for _, href, _ in tabs}) == len(tabs), tabs  # every tab its own address
+    for label, href, _ in tabs:
+        response = client.get(href)
+        assert response.status_code == 200, href
+        page = response.get_data(as_text=True)
+        assert [t for t, _, current in _tabs(page) if current] == [label], href
+    about = client.get(f"/c/{community.slug}/about").get_data(as_text=True)
+    assert "<strong>returns</strong>" in about  # the description
+    assert "Be kind about returns." in about  # the guidelines
+    assert "Mia Manager" in about and "Eddie Expert" in about  # managers and experts
+    assert 'id="experts-h"' in about and 'id="managers-h"' in about
+
+
+# --- adding people from the members page ------------------------------------------------------
+
+def _form_fields(html: str, action: str) -> dict:
+    """The fields a browser would send from the form posting to `action`, as the page renders
+    them (hidden inputs, text inputs, the selected option of each select)."""
+    import re
+
+    form = re.search(r'<form[^>]*action="' + re.escape(action) + r'"[^>]*>(.*?)</form>', html, re.S)
+    assert form, f"no form posting to {action}"
+    body = form.group(1)
+    data = {}
+    for tag in re.findall(r"<input[^>]*>", body):
+        name = re.search(r'name="([^"]+)"', tag)
+        if name:
+            value = re.search(r'value="([^"]*)"', tag)
+            data[name.group(1)] = value.group(1) if value else ""
+    for name, options in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', body, re.S):
+        chosen = re.search(r'<option[^>]*selected[^>]*value="([^"]*)"', options) or \
+            re.search(r'<option[^>]*value="([^"]*)"', options)
+        data[name] = chosen.group(1) if chosen else ""
+    for name in re.findall(r'<textarea[^>]*name="([^"]+)"', body):
+        data[name] = ""
+    return data
+
+
+@pytest.mark.parametrize("visibility", ["open", "internal", "private"])
+def test_a_manager_adds_a_person_from_the_members_page(app, make, login_as, visibility):
+    """The form as the page renders it, filled with an email: the person is a member; bad input
+    comes back as the page with a form error, never a bare 400."""
+    import re
+    from html import unescape
+
+    manager = make.user("employee")
+    community = make.community(visibility, manager=manager)
+    newcomer = make.user("employee", name="Nora Newcomer")
+    customer = make.user("customer", name="Cass Customer")
+    client = login_as(manager)
+    page_url = f"/c/{community.slug}/manage/members"
+    action = f"/c/{community.slug}/manage/invite"
+
+    def send(email: str):
+        data = _form_fields(client.get(page_url).get_data(as_text=True), action)
+        data["email"] = email
+        return client.post(action, data=data)
+
+    added = send(newcomer.email)
+    assert added.status_code == 302 and added.headers["Location"].endswith(page_url)
+    assert "Nora Newcomer is now a member." in client.get(page_url).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Membership.id).where(
+            Membership.community_id == community.id, Membership.user_id == newcomer.id))
+
+    cases = [("", "Enter the person's email address."), ("not-an-email", "not a valid email address")]
+    if visibility == "internal":
+        cases += [(customer.email, "is not an employee"), ("nobody@acme.example", "No one has an account")]
+    for email, message in cases:
+        refused = send(email)
+        assert refused.status_code == 400, email
+        html = unescape(refused.get_data(as_text=True))
+        assert message in html and 'role="alert"' in html, (email, re.findall(r"(?s)form-errors.{0,300}|field-error.{0,200}|error.{0,100}", html)[:5])
+        assert 'aria-label="Community sections"' in html
+    if visibility != "internal":
+        invited = send("someone.new@customer.example")
+        assert invited.status_code == 302
+        assert "Invitation sent to someone.new@customer.example" in client.get(page_url).get_data(as_text=True)
+        assert send(customer.email).status_code == 302  # customers may join open and private ones

@@ -75,3 +75,40 @@ def test_seed_demo_builds_a_believable_organisation(app, runner):
         assert policy.has_accepted(sofia, None) and not policy.has_accepted(carla, None)
     again = runner.invoke(args=["seed-demo", "--if-empty"])
     assert again.exit_code == 0 and "already has data" in again.output
+
+
+def test_demo_content_fits_where_it_is(app, runner):
+    """Each community's live discussion reads in time order and nobody repeats a line; ideas
+    about the web shop sit where customers can see and vote on them, and the IT Helpdesk talks
+    about IT."""
+    from app.models import ChatMessage, Post, PostKind
+
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        for community in db.session.scalars(select(Community)):
+            rows = db.session.execute(select(ChatMessage.created_at, ChatMessage.body)
+                                      .where(ChatMessage.community_id == community.id)
+                                      .order_by(ChatMessage.id)).all()
+            times = [when for when, _ in rows]
+            assert times == sorted(times), f"{community.slug}: chat out of time order"
+            bodies = [body for _, body in rows]
+            repeated = {b for b in bodies if bodies.count(b) > 1}
+            assert not repeated, f"{community.slug} repeats {sorted(repeated)[:3]}"
+        web_shop = list(db.session.execute(
+            select(Post.title, Community.slug, Community.visibility).join(Community, Community.id == Post.community_id)
+            .where(Post.kind == PostKind.IDEA, func.lower(Post.title).contains("web shop")
+                   | func.lower(Post.title).contains("webshop"))).all())
+        assert web_shop, "the demo has ideas about the web shop"
+        assert all(vis != Visibility.INTERNAL for _, _, vis in web_shop), \
+            [(t, s) for t, s, v in web_shop if v == Visibility.INTERNAL][:3]
+        helpdesk = db.session.scalar(select(Community).where(Community.slug == "it-helpdesk"))
+        titles = db.session.scalars(select(Post.title).where(Post.community_id == helpdesk.id)).all()
+        products = ("tent", "backpack", "sleeping bag", "jacket", "boots", "stove", "headlamp")
+        assert titles and not [t for t in titles if any(p in t.lower() for p in products)]
+        # the chat message reported for sharing a phone number does share one
+        from app.models import Report
+
+        reported = db.session.scalars(select(ChatMessage.body).join(Report, Report.target_id == ChatMessage.id)
+                                      .where(Report.target_type == "chat")).all()
+        assert reported and all("Call me on" in body for body in reported)

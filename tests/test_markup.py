@@ -215,6 +215,12 @@ def test_plain_text_that_looks_like_html_is_escaped_or_dropped(ctx):
     assert markup.to_text("<b>bold</b> <script>x()</script>text") == "bold text"
 
 
+@pytest.mark.parametrize("text", ["R&D", "5 < 6 > 4", 'say "hi"', "it's", "a & b < c"])
+def test_plain_text_is_characters_not_html(ctx, text):
+    """to_text feeds notifications and titles, which the page escapes: it must not escape too."""
+    assert markup.to_text(text) == text
+
+
 # --- a fuzzer over the same invariants ----------------------------------------------------
 
 FRAGMENTS = [

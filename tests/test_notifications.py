@@ -240,3 +240,89 @@ def test_email_only_preference_sends_mail_without_an_in_app_notification(ctx, ma
     assert db.session.scalar(select(db.func.count()).select_from(Notification).where(
         Notification.user_id == reader.id)) == 0
     assert [m["To"] for m in mail.outbox()] == [reader.email]
+
+
+# --- text: plain in storage and in the live payload, escaped once on the page ---------------
+
+TRICKY = "R&D <b>\"quoted\"</b> & 'single' > less"
+
+
+def test_tricky_text_is_stored_plain_and_shown_as_typed(app, make, login_as, monkeypatch):
+    """Titles, names, chat lines and official responses with & < > " ' reach the person as they
+    were typed: stored and sent live as plain text, escaped exactly once by the page."""
+    import html as html_lib
+
+    from app import events
+    from app.services import chat, comments, follows
+
+    sent = []
+    monkeypatch.setattr(events, "_emit", lambda name, payload, room: sent.append((name, room, payload)))
+    manager = make.user("employee", name="Ann & <Bo> \"Q\" O'Neil")
+    community = make.community("open", manager=manager, name="R&D <lab> \"A\" 'B'")
+    reader = make.user("employee")
+    with app.app_context():
+        m, r = db.session.get(User, manager.id), db.session.get(User, reader.id)
+        follows.follow(r, "community", community.id)
+        idea = posts.create(m, community.slug, "idea", TRICKY, "", [])
+        jobs.drain()  # new post in a followed community
+        follows.follow(r, "post", idea.id)
+        comments.add(m, idea.id, "A comment")
+        ideas.toggle_vote(r, idea.id)
+        ideas.change_status(m, idea.id, "planned", TRICKY)
+        chat.post(m, community.id, f"@{r.handle} look: {TRICKY}")
+        jobs.drain()
+        rows = list(db.session.scalars(select(Notification).where(Notification.user_id == reader.id)))
+        stored = [n.text for n in rows]
+        assert {"new_post", "comment", "status", "chat_mention"} <= {n.kind for n in rows}
+    for text in stored:
+        assert "&amp;" not in text and "&lt;" not in text and "&#" not in text and "&quot;" not in text
+        assert "R&D" in text
+    live = [p["notification"]["text"] for n, room, p in sent
+            if n == "notification.created" and room == f"user:{reader.id}"]
+    assert sorted(live) == sorted(stored)  # the live payload is the same plain text
+    page_html = login_as(reader).get("/notifications").get_data(as_text=True)
+    shown = [html_lib.unescape(re.sub(r"<[^>]+>", "", b)).removeprefix("Unread: ")
+             for b in re.findall(r'class="link-button notification-open">(.*?)</button>', page_html, re.S)]
+    assert sorted(shown) == sorted(stored)  # escaped once: unescaping once gives back the text
+    assert "<b>" not in page_html.split('notification-list')[1]
+
+
+# --- order ----------------------------------------------------------------------------------
+
+def test_the_list_is_newest_first_with_ties_by_id_across_pages(app, make, login_as):
+    """Made out of time order (a late job, demo content) and with equal times: the list, and
+    its keyset pages, still go newest first, equal times newest id first, nothing twice."""
+    from datetime import datetime, timedelta
+
+    from app import clock
+
+    manager = make.user("employee")
+    community = make.community("open", manager=manager)
+    person = make.user("employee")
+    base = datetime(2026, 3, 1, 12, 0)
+    offsets = [5, 1, 9, 1, 7, 3, 9, 0, 2, 1] * 4  # minutes after base, made in this order
+    with app.app_context():
+        idea = posts.create(db.session.get(User, manager.id), community.slug, "idea", "Order of news", "", [])
+        p = db.session.get(User, person.id)
+        for i, minutes in enumerate(offsets):
+            clock.set_now(base + timedelta(minutes=minutes))
+            _notify(p, idea, f"News {i:02d}")
+        clock.reset()
+        expected = [n.id for n in sorted(db.session.scalars(select(Notification).where(
+            Notification.user_id == person.id)), key=lambda n: (n.created_at, n.id), reverse=True)]
+        got, before = [], None
+        while True:
+            chunk = notifications.page(p, before=before, limit=7)
+            got += [n.id for n in chunk.items]
+            if not chunk.next_before:
+                break
+            before = chunk.next_before
+    assert got == expected
+    client = login_as(person)
+    shown, url = [], "/notifications"
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        shown += [int(i) for i in re.findall(r'action="/notifications/(\d+)/open"', html)]
+        more = re.search(r'href="(/notifications\?before=\d+)"', html)
+        url = more.group(1) if more else None
+    assert shown == expected

@@ -2,6 +2,7 @@
 pagination, unread markers), the home feed, and constant query counts."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -149,14 +150,29 @@ def test_filters_and_garbage_cursor(world):
 
 
 def test_unread_markers(world, make):
+    """"New activity" only on what the viewer saw and what changed since, never on a post they
+    never opened (a first visit is not a wall of markers), never for their own comment."""
+    from app.services import comments
+
     c = world["community"]
+    start = datetime(2026, 5, 4, 9, 0)
+    clock.set_now(start)
     p = posts.create(world["member"], c.slug, "question", "Unread question", "", [_topic(c).id])
     reader = _u(make.user("employee"))
     acc = access.access_to(reader, c)
-    assert posts.community_page(reader, acc).rows[0].unread
+    assert not posts.community_page(reader, acc).rows[0].unread  # never opened: no "since"
+    clock.set_now(start + timedelta(minutes=1))
     posts.mark_read(reader, db.session.get(Post, p.id))
     assert not posts.community_page(reader, acc).rows[0].unread
-    assert not posts.community_page(world["member"], access.access_to(world["member"], c)).rows[0].unread  # own post
+    clock.set_now(start + timedelta(minutes=2))
+    comments.add(world["manager"], p.id, "Someone else answers")
+    assert posts.community_page(reader, acc).rows[0].unread
+    clock.set_now(start + timedelta(minutes=3))
+    posts.mark_read(reader, p.id)
+    clock.set_now(start + timedelta(minutes=4))
+    comments.add(reader, p.id, "My own answer")
+    assert not posts.community_page(reader, acc).rows[0].unread  # their own comment is not news to them
+    clock.reset()
 
 
 def test_home_feed_follows_membership_and_follows_and_access(world, make):
@@ -283,3 +299,42 @@ def test_the_feed_runs_constant_queries_across_many_communities(app, make, login
     many, html = measure()
     assert all(f"Circle {i}" in html for i in range(6))
     assert many == few
+
+
+def test_new_activity_marker_on_the_community_page_and_the_home_feed(app, make, login_as):
+    """The badge on the pages: none on a read item, none on a never-opened one, one on an item
+    that got a comment after the viewer read it — on the community page and the home feed."""
+    from app.services import comments
+
+    manager = make.user("employee", is_global_manager=True)
+    community = make.community("open", manager=manager)
+    reader = make.user("employee")
+    make.member(community, reader)
+    start = datetime(2026, 5, 4, 9, 0)
+    with app.app_context():
+        clock.set_now(start)
+        m = _u(manager)
+        read = posts.create(m, community.slug, "discussion", "Read and quiet", "", []).id
+        busy = posts.create(m, community.slug, "discussion", "Read then answered", "", []).id
+        posts.create(m, community.slug, "discussion", "Never opened", "", [])
+    client = login_as(reader)
+    clock.set_now(start + timedelta(minutes=1))
+    for post_id in (read, busy):
+        assert client.get(f"/p/{post_id}").status_code == 200  # reading it sets the marker
+    with app.app_context():
+        clock.set_now(start + timedelta(minutes=2))
+        comments.add(_u(manager), busy, "A new comment after the reader was here")
+    clock.set_now(start + timedelta(minutes=3))
+
+    def marked(html: str) -> set[str]:
+        cards = re.findall(r'<li class="post-card card[^"]*">.*?</li>\s*(?=<li class="post-card|</ol>)', html, re.S)
+        return {re.search(r'class="post-title"><a [^>]*>([^<]+)</a>', card).group(1)
+                for card in cards if "New activity" in card}
+
+    try:
+        for url in (f"/c/{community.slug}", "/"):
+            html = client.get(url).get_data(as_text=True)
+            assert "Read and quiet" in html and "Never opened" in html, url
+            assert marked(html) == {"Read then answered"}, url
+    finally:
+        clock.reset()

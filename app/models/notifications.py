@@ -26,6 +26,7 @@ class Follow(db.Model):
 class Notification(db.Model):
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),
+                      Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
                       Index("ix_notifications_user_id_read_at", "user_id", "read_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)

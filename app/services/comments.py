@@ -164,6 +164,7 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, confirm_se
     if not held:
         _bump(Post, post, "comment_count", 1)
         posts.touch(post, now)
+        posts.keep_seen(author, post.id, now)
         posts.refresh_hot(post)
         notifications.after_comment(comment)
         events.comment_added(comment, post)

@@ -298,6 +298,39 @@ def add_member(actor: User, slug: str, person: User, role: str = "member", *, ip
     return membership
 
 
+@dataclass
+class Invited:
+    """What add_or_invite did: `person` added (they had an account), or `email` invited."""
+    person: User | None = None
+    email: str | None = None
+
+
+def add_or_invite(actor: User, slug: str, email: str, kind: str | None = None, note: str = "", *,
+                  ip: str | None = None) -> Invited:
+    """The members page's one box: a person with an account at `email` is added at once; anyone
+    else gets an invitation as a customer or partner (`kind`), except to an internal community,
+    which only employees with an account can join. Managers only. Raises NotFound, Forbidden,
+    ValidationError ({"email": ...} or the invitation's fields)."""
+    from app.services import accounts, invitations
+
+    acc = access.community_for(actor, slug, "manage")
+    if not (email or "").strip():
+        raise ValidationError({"email": "Enter the person's email address."})
+    address = accounts.normalize_email(email)
+    person = db.session.scalar(select(User).where(User.email == address))
+    if person is not None:
+        if not access.may_be_member(person, acc.community):
+            raise ValidationError({"email": f"{person.display_name} is not an employee and cannot join an "
+                                            "internal community."})
+        add_member(actor, acc.community.slug, person, ip=ip)
+        return Invited(person=person)
+    if acc.community.visibility == Visibility.INTERNAL:
+        raise ValidationError({"email": "No one has an account with this address. Only employees join an "
+                                        "internal community: they sign up with their company address first."})
+    invitations.create(actor, address, kind or "", [acc.community.slug], note or "")
+    return Invited(email=address)
+
+
 def add_members_for_invitation(community: Community, user: User) -> None:
     """Join an invited person to a community (in the caller's transaction); skips ones they
     can no longer be a member of."""

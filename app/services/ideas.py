@@ -27,6 +27,7 @@ from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Department, IdeaStatus, Post, PostKind, StatusChange, User, UserKind, Vote
 from app.services import access, follows, jobs, markup, notifications, posts
+from app.wording import plural
 
 RESPONSE_MAX = 5_000
 VOTERS_PER_PAGE = 50
@@ -136,7 +137,7 @@ class VoteSegments:
         top = ", ".join(f"{name} ({n})" for name, n in named[:3])
         more = len(named) - 3
         count = len(named)
-        text = f"from {count} organisation{'' if count == 1 else 's'}" + (f": {top}" if top else "")
+        text = f"from {plural(count, 'organisation')}" + (f": {top}" if top else "")
         return text + (f" and {more} more" if more > 0 else "")
 
 
@@ -329,6 +330,7 @@ def change_status(actor, post_id: int, status: str, response: str, duplicate_of_
     if post.first_official_response_at is None:
         post.first_official_response_at = now
     posts.touch(post, now)
+    posts.keep_seen(actor, post.id, now)
     text = f"{new.label}: {post.title} — {_snippet(response)}"
     if target is not None:
         # the audience is taken before the merge moves the votes and followers away

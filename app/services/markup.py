@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from html import unescape
 
 import nh3
 from markdown_it import MarkdownIt
@@ -248,10 +249,13 @@ def stored(html: str | None) -> Markup:
 
 
 def to_text(text: str | None) -> str:
-    """The plain text of a markdown body (for snippets, search, notifications)."""
+    """The plain text of a markdown body (for snippets, notifications, titles): characters, not
+    HTML, so "R&D" stays "R&D". It is escaped once, where it is shown (Jinja's autoescape,
+    textContent in the browser); never mark it safe."""
     if not text:
         return ""
-    return nh3.clean(_PARSER.render(_storable(text), {"known": lambda handle: False}), tags=set()).strip()
+    stripped = nh3.clean(_PARSER.render(_storable(text), {"known": lambda handle: False}), tags=set())
+    return unescape(stripped).strip()
 
 
 _MENTION_LINK = re.compile(r'<a href="/people/([a-z0-9.]+)"[^>]*>@\1</a>')

@@ -279,13 +279,23 @@ class NotificationPage:
 
 
 def page(user, *, before: int | None = None, limit: int = 30, unread_only: bool = False) -> NotificationPage:
-    """Newest first, keyset on id. Actor and post are loaded with the rows (constant queries)."""
+    """Newest first by when it happened, ties broken by id (newer id first): rows are not
+    always made in time order (a job run late, imported or demo content), so the id alone is
+    no clock. Keyset pages: `before` is the id of the last row shown; the page goes on after
+    it in the same order. Actor and post are loaded with the rows (constant queries)."""
     stmt = select(Notification).options(joinedload(Notification.actor)).where(_visible(user))
     if before:
-        stmt = stmt.where(Notification.id < before)
+        moment = db.session.scalar(select(Notification.created_at).where(
+            Notification.id == before, Notification.user_id == user.id))
+        if moment is None:  # not theirs, or gone: fall back to the id alone
+            stmt = stmt.where(Notification.id < before)
+        else:
+            stmt = stmt.where(or_(Notification.created_at < moment,
+                                  and_(Notification.created_at == moment, Notification.id < before)))
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    rows = list(db.session.scalars(stmt.order_by(Notification.id.desc()).limit(limit + 1)))
+    order = (Notification.created_at.desc(), Notification.id.desc())
+    rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return NotificationPage(rows, rows[-1].id if more and rows else None)

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select, tuple_
+from sqlalchemy import exists, or_, select, tuple_, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import clock, events
@@ -25,6 +25,7 @@ from app.models import (
     Membership,
     Post,
     PostKind,
+    PostRead,
     Revision,
     Topic,
     Vote,
@@ -271,8 +272,27 @@ def _rows(viewer, posts: list[Post]) -> list[PostRow]:
     from app.services import reads as read_markers
 
     reads = read_markers.read_at(viewer.id, ids)
-    return [PostRow(p, unread=(p.author_id != viewer.id and (p.id not in reads or reads[p.id] < p.last_activity_at)),
-                    voted=p.id in voted) for p in posts]
+    return [PostRow(p, unread=_new_activity(p, reads.get(p.id)), voted=p.id in voted) for p in posts]
+
+
+def _new_activity(post: Post, read_at: datetime | None) -> bool:
+    """"New activity": the viewer saw the post (its read marker) and something happened on it
+    since (a comment, a status change: last_activity_at). A post they never opened has no
+    "since" and gets no marker, so a first visit is not a wall of "New activity"; their own
+    comments and responses move their marker along (keep_seen)."""
+    return read_at is not None and read_at < post.last_activity_at
+
+
+def keep_seen(user, post_id: int, when: datetime) -> None:
+    """The person just added to the post (a comment, a response): what they did is not news to
+    them. Moves an existing read marker (in the table, or still queued) to `when`; no marker is
+    made and no view counted. Runs in the caller's transaction."""
+    from app.services import reads as read_markers
+
+    read_markers.advance(user.id, post_id, when)
+    db.session.execute(update(PostRead).where(PostRead.user_id == user.id, PostRead.post_id == post_id,
+                                              PostRead.read_at < when)
+                       .values(read_at=when).execution_options(synchronize_session=False))
 
 
 # An idea merged into another (status "duplicate") lives on only as a redirect to the idea it

@@ -27,6 +27,7 @@ from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, Membership, ModerationSettings, Post, User, UserKind, Visibility, WatchRule
 from app.services import access, audit
+from app.wording import plural
 
 ACTIONS = ("block", "hold")
 DEFAULT_NEW_ACCOUNT_DAYS = 7
@@ -131,8 +132,8 @@ def _check_text(author, acc: access.CommunityAccess, text: str, confirm_sensitiv
     if not author.is_staff and author.created_at and author.created_at > clock.utcnow() - timedelta(days=days):
         links = count_links(text)
         if links > max_links:
-            raise ValidationError({"body": f"New accounts may include at most {max_links} link"
-                                           f"{'' if max_links == 1 else 's'} (you have {links}). "
+            raise ValidationError({"body": f"New accounts may include at most {plural(max_links, 'link')} "
+                                           f"(you have {links}). "
                                            f"This limit ends {days} days after you joined."})
     if not confirm_sensitive and externals_can_read(community):
         found = sensitive_findings(text, confidential_words(community.id))

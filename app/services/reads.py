@@ -96,6 +96,12 @@ class _Queue:
                 self.failures = 0
             return len(batch)
 
+    def advance(self, user_id: int, post_id: int, at: datetime) -> None:
+        with self.lock:
+            key = (user_id, post_id)
+            if key in self.pending and self.pending[key] < at:
+                self.pending[key] = at
+
     def seen(self, user_id: int, post_ids) -> dict[int, datetime]:
         with self.lock:
             return {pid: self.pending[(user_id, pid)] for pid in post_ids if (user_id, pid) in self.pending}
@@ -119,6 +125,11 @@ _create_lock = threading.Lock()
 def note(user_id: int, post_id: int, at: datetime) -> None:
     """Queue the marker "this person read this post at `at`" (written within FLUSH_SECONDS)."""
     _queue().add(user_id, post_id, at)
+
+
+def advance(user_id: int, post_id: int, at: datetime) -> None:
+    """Move a queued marker of the person on the post to `at` (none is made when there is none)."""
+    _queue().advance(user_id, post_id, at)
 
 
 def read_at(user_id: int, post_ids) -> dict[int, datetime]:

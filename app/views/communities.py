@@ -1,4 +1,5 @@
-"""Community pages: list, create, show, join/leave/request, members, manage, topics, covers."""
+"""Community pages: list, create, show (its posts), about, join/leave/request, members, manage,
+topics, covers."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -9,8 +10,7 @@ from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectFi
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import User
-from app.services import access, communities, invitations
+from app.services import access, communities
 from app.views.helpers import Required, apply_errors, page_arg, send_upload
 
 bp = Blueprint("communities", __name__)
@@ -154,6 +154,19 @@ def request_to_join(slug: str):
     return redirect(url_for("communities.show", slug=slug))
 
 
+@bp.get("/c/<slug>/about")
+def about(slug: str):
+    """What the community is for and who runs it: description, guidelines, managers, experts,
+    topics."""
+    from app.services import policy
+
+    acc = access.community_for(current_user, slug, "read")
+    return render_template("communities/about.html", acc=acc,
+                           member_count=communities.member_count(acc.community),
+                           managers=communities.managers_of(acc.community),
+                           guidelines=policy.current(acc.community.id))
+
+
 @bp.get("/c/<slug>/members")
 def members(slug: str):
     acc = access.community_for(current_user, slug, "read")
@@ -214,15 +227,27 @@ def upload_cover(slug: str):
     return redirect(url_for("communities.manage", slug=slug))
 
 
-@bp.route("/c/<slug>/manage/members", methods=["GET"])
-def manage_members(slug: str):
-    acc = access.community_for(current_user, slug, "manage")
+def _invite_form(community) -> InviteForm:
+    """The add-or-invite form; an internal community invites nobody new, so it has no kind."""
+    form = InviteForm()
+    if community.visibility.value == "internal":
+        del form.kind
+    return form
+
+
+def _manage_members_page(acc, invite_form: InviteForm, status: int = 200):
     page = page_arg()
     q = request.args.get("q", "").strip()
     rows, total = communities.members_page(acc.community, page=page, q=q or None)
     return render_template("communities/manage_members.html", acc=acc, rows=rows, total=total,
                            page=page, per_page=30, q=q, requests=communities.pending_requests(acc.community),
-                           invite_form=InviteForm())
+                           invite_form=invite_form), status
+
+
+@bp.route("/c/<slug>/manage/members", methods=["GET"])
+def manage_members(slug: str):
+    acc = access.community_for(current_user, slug, "manage")
+    return _manage_members_page(acc, _invite_form(acc.community))
 
 
 @bp.post("/c/<slug>/manage/members/<int:user_id>/role")
@@ -263,28 +288,25 @@ def decide_request(slug: str, request_id: int):
 
 @bp.post("/c/<slug>/manage/invite")
 def invite(slug: str):
-    """Add an existing person by email, or send a customer/partner an invitation link."""
-    from sqlalchemy import select
-
+    """Add an existing person by email, or send a customer/partner an invitation link. Bad
+    input comes back as the members page with the form's errors (400)."""
     acc = access.community_for(current_user, slug, "manage")
-    form = InviteForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        from app.services import accounts
-
-        email = accounts.normalize_email(form.email.data or "")
-        person = db.session.scalar(select(User).where(User.email == email))
-        if person is not None:
-            communities.add_member(current_user, slug, person, ip=request.remote_addr)
-            flash(f"{person.display_name} is now a member.", "success")
+    form = _invite_form(acc.community)
+    if form.validate_on_submit():
+        try:
+            done = communities.add_or_invite(current_user, slug, form.email.data or "",
+                                             form.kind.data if "kind" in form else None,
+                                             form.note.data or "", ip=request.remote_addr)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
         else:
-            invitations.create(current_user, email, form.kind.data, [slug], form.note.data or "")
-            flash(f"Invitation sent to {email}. It works once, for 14 days.", "success")
-    except ValidationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("communities.manage_members", slug=acc.community.slug))
+            if done.person is not None:
+                flash(f"{done.person.display_name} is now a member.", "success")
+            else:
+                flash(f"Invitation sent to {done.email}. It works once, for 14 days.", "success")
+            return redirect(url_for("communities.manage_members", slug=acc.community.slug))
+    return _manage_members_page(acc, form, 400)
 
 
 # --- topics -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from app import clock
 from app.errors import ValidationError
 from app.services import storage
+from app.wording import plural
 
 SAFE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 
@@ -82,7 +83,7 @@ def ago(moment: datetime | None) -> str:
         nxt = {"minute": 3600, "hour": 86400, "day": 86400 * 30}[unit]
         if seconds < nxt:
             n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+            return f"{plural(n, unit)} ago"
     return moment.strftime("%d %b %Y")
 
 

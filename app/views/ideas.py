@@ -13,6 +13,7 @@ from app.services import access, ideas
 from app.setup import safe_next
 from app.views.helpers import apply_errors, page_arg, rate_limited
 from app.views.posts import post_view
+from app.wording import plural
 
 bp = Blueprint("ideas", __name__)
 
@@ -62,7 +63,7 @@ def vote(post_id: int):
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        votes = f"{count} vote{'' if count == 1 else 's'}"
+        votes = plural(count, 'vote')
         flash(f"Thanks, your vote counts ({votes})." if voted else f"Your vote was taken back ({votes}).", "success")
     default = url_for("posts.show", post_id=post_id, _anchor="idea")
     return redirect(safe_next(request.values.get("next"), default))

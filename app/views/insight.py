@@ -12,6 +12,7 @@ from wtforms import SelectChoice, SelectField, StringField
 from app.models import UserKind
 from app.services import departments, insight
 from app.services.insight import report
+from app.wording import plural
 
 bp = Blueprint("insight", __name__)
 
@@ -62,7 +63,7 @@ def insight_value(value, kind: str) -> str:
             return f"{round(value * 60)} min"
         return f"{value:.1f} h" if value < 48 else f"{value / 24:.1f} days"
     if kind == report.DAYS:
-        return f"{value:.1f} days" if value < 1 or value != int(value) else f"{int(value)} day{'s' if value != 1 else ''}"
+        return f"{value:.1f} days" if value < 1 or value != int(value) else plural(int(value), 'day')
     if kind == report.NUM:
         return f"{value:.1f}"
     if kind == report.WEEK:

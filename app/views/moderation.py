@@ -258,6 +258,7 @@ def audit_log():
     result = audit.page(current_user, filters, cursor=request.args.get("cursor"))
     args = {k: v for k, v in request.args.items() if k != "cursor" and v}
     next_url = url_for("moderation.audit_log", cursor=result.next_cursor, **args) if result.next_cursor else None
-    return render_template("moderation/audit.html", result=result, filters=filters, error=error,
+    return render_template("moderation/audit.html", result=result, lines=audit.describe(current_user, result.rows),
+                           filters=filters, error=error,
                            next_url=next_url, args=request.args), 400 if error else 200
 

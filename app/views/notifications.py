@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import Community
 from app.services import notifications
 from app.setup import safe_next
+from app.wording import plural
 
 bp = Blueprint("notifications", __name__)
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def open_one(notification_id: int):
 @bp.post("/notifications/read-all")
 def read_all():
     changed = notifications.mark_read(current_user)
-    flash(f"Marked {changed} notification{'' if changed == 1 else 's'} as read." if changed
+    flash(f"Marked {plural(changed, 'notification')} as read." if changed
           else "Nothing was unread.", "success")
     return redirect(safe_next(request.form.get("next"), url_for("notifications.index")))
 

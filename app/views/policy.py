@@ -44,9 +44,10 @@ def _links(slug: str | None) -> dict:
 
 
 def _show(slug: str | None):
-    community = _community(slug)
+    acc = access.community_for(current_user, slug, "read") if slug else None  # the community's tabs
+    community = acc.community if acc else None
     cid = community.id if community else None
-    return render_template("policy/show.html", community=community, version=policy.current(cid),
+    return render_template("policy/show.html", acc=acc, community=community, version=policy.current(cid),
                            accepted=policy.has_accepted(current_user, cid), links=_links(slug),
                            may_edit=policy.may_edit(current_user, community), form=EmptyForm(formdata=None),
                            next=request.args.get("next", ""))

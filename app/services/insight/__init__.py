@@ -33,6 +33,7 @@ from app.services.insight import sections
 from app.services.insight.report import Section, Table
 from app.services.insight.rollups import rolled_through, rollup  # noqa: F401 - part of the API
 from app.services.insight.sql import week_end, week_of, week_start
+from app.wording import plural
 
 PERIODS = {"4w": 4, "12w": 12, "26w": 26, "52w": 52, "custom": None}
 PERIOD_LABELS = {"4w": "Last 4 weeks", "12w": "Last 12 weeks", "26w": "Last 26 weeks",
@@ -115,7 +116,7 @@ class Filters:
     @property
     def label(self) -> str:
         n = len(self.weeks)
-        return (f"{n} week{'s' if n != 1 else ''}, {self.start.strftime('%d %b %Y')} to "
+        return (f"{plural(n, 'week')}, {self.start.strftime('%d %b %Y')} to "
                 f"{self.end.strftime('%d %b %Y')}")
 
     def args(self, scope: Scope) -> dict:

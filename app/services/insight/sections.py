@@ -58,6 +58,7 @@ from app.services.insight.report import (
     Table,
 )
 from app.services.insight.sql import quantiles, sql_week, week_end, week_start
+from app.wording import plural
 
 KIND_LABELS = {UserKind.EMPLOYEE: "Employees", UserKind.CUSTOMER: "Customers", UserKind.PARTNER: "Partners"}
 EXTERNAL = (UserKind.CUSTOMER, UserKind.PARTNER)
@@ -489,7 +490,7 @@ def customers(ctx: Ctx) -> Section:
         Figure("With an official response", _share(totals[1], totals[0]), PCT, f"{totals[1]} of {totals[0]}"),
         Figure("Median time to first response", _hours(med), HOURS),
         Figure("90th percentile", _hours(p90), HOURS),
-        Figure("Votes per idea", votes, NUM, f"average over {n_ideas} idea{'s' if n_ideas != 1 else ''}"),
+        Figure("Votes per idea", votes, NUM, f"average over {plural(n_ideas, 'idea')}"),
     ]
     section.tables = [summary, trend, funnel, stages]
     section.notes = ["Times run from posting to the first official response (an idea's status change; for a "
@@ -876,7 +877,7 @@ def health(ctx: Ctx) -> Section:
             Column("activity", "Activity")], rows, Chart("hbar", ("activity",)),
             empty_message="No communities yet."))
         if ctx.scope.hidden and f.community is None:
-            section.notes.append(f"{ctx.scope.hidden} communit{'y' if ctx.scope.hidden == 1 else 'ies'} you cannot "
+            section.notes.append(f"{plural(ctx.scope.hidden, 'community', 'communities')} you cannot "
                                  "read are counted in the totals but not listed.")
     section.notes.append("Activity: posts, comments, votes and chat messages in the period. Active people a week: "
                          "the people who took part there in a week, on average over the period's weeks (within the "

@@ -449,6 +449,8 @@
         setVotes(strong, null, data.vote_count);
         if (strong && strong.nextSibling) strong.nextSibling.textContent = data.vote_count === 1 ? " vote" : " votes";
       }
+      var spoken = card.querySelector("[data-sr-votes]");  // what a screen reader reads
+      if (spoken) spoken.textContent = plural(data.vote_count, "vote", "votes");
     }
   });
 

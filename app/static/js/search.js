@@ -56,7 +56,8 @@
     }
     var facts = " in " + post.community;
     if (post.kind === "idea") facts += " · " + post.votes + (post.votes === 1 ? " vote" : " votes");
-    facts += " · " + post.comments + (post.comments === 1 ? " comment" : " comments");
+    var noun = post.kind === "question" ? "answer" : "comment";  // as the server's result list says
+    facts += " · " + post.comments + " " + noun + (post.comments === 1 ? "" : "s");
     if (post.voted) facts += " · you voted for it";
     meta.appendChild(document.createTextNode(facts));
     main.appendChild(meta);
