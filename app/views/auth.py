@@ -22,7 +22,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -41,7 +40,7 @@ from app.extensions import db, limiter
 from app.models import MemberRole, User, Visibility
 from app.services import access, accounts, communities, invitations, settings, totp
 from app.setup import safe_next
-from app.views.helpers import apply_errors
+from app.views.helpers import KringForm, apply_errors
 
 bp = Blueprint("auth", __name__)
 
@@ -55,35 +54,35 @@ def _limited(config_key: str):
 
 # --- forms --------------------------------------------------------------------------------
 
-class SignInForm(FlaskForm):
+class SignInForm(KringForm):
     email = EmailField("Email address")
     password = PasswordField("Password")
     remember = BooleanField("Keep me signed in")
 
 
-class SignUpForm(FlaskForm):
+class SignUpForm(KringForm):
     display_name = StringField("Your name")
     email = EmailField("Email address")
     password = PasswordField("Password")
     confirm = PasswordField("Repeat the password", validators=[EqualTo("password", message=MISMATCH)])
 
 
-class EmailForm(FlaskForm):
+class EmailForm(KringForm):
     email = EmailField("Email address")
 
 
-class ResetForm(FlaskForm):
+class ResetForm(KringForm):
     password = PasswordField("New password")
     confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", message=MISMATCH)])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(KringForm):
     current_password = PasswordField("Current password")
     password = PasswordField("New password")
     confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", message=MISMATCH)])
 
 
-class InviteForm(FlaskForm):
+class InviteForm(KringForm):
     email = EmailField("Their email address")
     kind = RadioField("Invite them as", choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")],
                       default="customer", invalid_choice_message="Choose customer or partner.")
@@ -93,7 +92,7 @@ class InviteForm(FlaskForm):
     note = TextAreaField("Personal note (optional)")
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(KringForm):
     display_name = StringField("Your name")
     password = PasswordField("Choose a password")
     confirm = PasswordField("Repeat the password", validators=[EqualTo("password", message=MISMATCH)])
@@ -101,7 +100,7 @@ class AcceptForm(FlaskForm):
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _status(form: FlaskForm) -> int:
+def _status(form: KringForm) -> int:
     return 400 if form.errors or form.form_errors else 200
 
 

@@ -13,7 +13,6 @@ import secrets
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, user_logged_out
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -21,7 +20,7 @@ from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.live.handlers import SESSION_TOKEN
 from app.services import access, chat
-from app.views.helpers import apply_errors
+from app.views.helpers import KringForm, apply_errors
 
 bp = Blueprint("chat", __name__)
 
@@ -78,17 +77,17 @@ def _live_rooms():
 
 # --- forms --------------------------------------------------------------------------------
 
-class MessageForm(FlaskForm):
+class MessageForm(KringForm):
     body = TextAreaField("Message")
     key = HiddenField()
     parent_id = HiddenField()
 
 
-class EditForm(FlaskForm):
+class EditForm(KringForm):
     body = TextAreaField("Message")
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(KringForm):
     """Only the CSRF token."""
 
 
@@ -97,7 +96,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class PromoteForm(FlaskForm):
+class PromoteForm(KringForm):
     kind = RadioField("Turn it into", choices=[
         SelectChoice("discussion", "Discussion — keep the conversation going where everyone finds it"),
         SelectChoice("idea", "Idea — people vote and the organisation answers"),

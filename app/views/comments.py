@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, comments, policy
-from app.views.helpers import apply_errors, rate_limited
+from app.views.helpers import KringForm, apply_errors, rate_limited
 
 bp = Blueprint("comments", __name__)
 
 
-class EditForm(FlaskForm):
+class EditForm(KringForm):
     body = TextAreaField("Comment")
     reason = StringField("Reason for the edit (shown to the author)")
 

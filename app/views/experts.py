@@ -7,28 +7,27 @@ from __future__ import annotations
 import click
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, departments, expert_reports, experts
-from app.views.helpers import apply_errors, page_arg
+from app.views.helpers import KringForm, apply_errors, page_arg
 
 bp = Blueprint("experts", __name__)
 
 
-class AssignForm(FlaskForm):
+class AssignForm(KringForm):
     person = StringField("Person")
     user_id = HiddenField()
     note = StringField("Note (optional)")
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(KringForm):
     escalation_hours = StringField("Hours before an unanswered question or idea escalates")
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(KringForm):
     """Only the CSRF token (remove and one-click assign buttons)."""
 
 

@@ -7,7 +7,6 @@ import logging
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import BooleanField
 
@@ -15,6 +14,7 @@ from app.extensions import db
 from app.models import Community
 from app.services import notifications
 from app.setup import safe_next
+from app.views.helpers import KringForm
 
 bp = Blueprint("notifications", __name__)
 log = logging.getLogger(__name__)
@@ -82,10 +82,10 @@ def read_all():
     return redirect(safe_next(request.form.get("next"), url_for("notifications.index")))
 
 
-def _settings_form(prefs: dict[str, dict[str, bool]]) -> FlaskForm:
+def _settings_form(prefs: dict[str, dict[str, bool]]) -> KringForm:
     """A form with an in-app and an email checkbox for each kind, filled from `prefs` on GET."""
 
-    class SettingsForm(FlaskForm):
+    class SettingsForm(KringForm):
         pass
 
     for kind in notifications.KINDS:
