@@ -19,7 +19,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.live.handlers import SESSION_TOKEN
-from app.services import access, chat
+from app.services import access, chat, inputs
 from app.views.helpers import KringForm, apply_errors
 
 bp = Blueprint("chat", __name__)
@@ -165,8 +165,8 @@ def send(slug: str):
             return redirect(url_for("chat.channel", slug=slug, _anchor=f"m{message.id}"))
     if form.parent_id.data:
         try:
-            found = chat.thread(current_user, int(form.parent_id.data))
-        except (ValueError, NotFound):
+            found = chat.thread(current_user, inputs.id_or_none(form.parent_id.data))
+        except NotFound:
             found = None
         if found is not None and found.root.community_id == acc.community.id:
             return _thread_page(acc, found, form, 400)

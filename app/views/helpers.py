@@ -87,6 +87,14 @@ def page_arg(name: str = "page") -> int:
         return 1
 
 
+def id_arg(name: str) -> int | None:
+    """The id in query parameter `name` (a filter, a cursor), or None when it is missing or not
+    an id (app.services.inputs.id_or_none: never beyond 2^63 - 1)."""
+    from app.services import inputs
+
+    return inputs.id_or_none(request.args.get(name))
+
+
 def ago(moment: datetime | None) -> str:
     """'just now', '5 minutes ago', '3 days ago', or a date for older moments."""
     if moment is None:

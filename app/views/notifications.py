@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Community
 from app.services import notifications
 from app.setup import safe_next
-from app.views.helpers import KringForm
+from app.views.helpers import KringForm, id_arg
 
 bp = Blueprint("notifications", __name__)
 log = logging.getLogger(__name__)
@@ -45,15 +45,10 @@ def _signed_in():
     """Every notification page needs a signed-in person."""
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**62 else None
-
-
 @bp.get("/notifications")
 def index():
     unread_only = request.args.get("unread") == "1"
-    before = _int_arg("before")
+    before = id_arg("before")
     page = notifications.page(current_user, before=before, unread_only=unread_only)
     return render_template("notifications/index.html", page=page, unread_only=unread_only, before=before)
 

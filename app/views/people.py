@@ -10,7 +10,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import UserKind
 from app.services import access, departments, people
-from app.views.helpers import KringForm, apply_errors, page_arg, send_upload
+from app.views.helpers import KringForm, apply_errors, id_arg, page_arg, send_upload
 
 bp = Blueprint("people", __name__)
 
@@ -49,8 +49,7 @@ def directory():
     q = request.args.get("q", "").strip()
     kind = request.args.get("kind", "").strip()
     tag = request.args.get("tag", "").strip()
-    dept_arg = request.args.get("department", "").strip()
-    department_id = int(dept_arg) if dept_arg.isdigit() else None
+    department_id = id_arg("department")
     if kind not in {k.value for k in UserKind}:
         kind = ""
     result = people.directory(current_user, q=q or None, kind=kind or None, tag=tag or None,
