@@ -15,103 +15,12 @@ bystander's socket stays connected and the sender's socket keeps working.
 """
 from __future__ import annotations
 
-import re
-from urllib.parse import quote
-
 import pytest
-from werkzeug.routing import IntegerConverter
 
 from app.services import inputs, markup
-from app.setup import CleanMultiDict, KringRequest
 from tests import proof_world
 from tests.conftest import csrf_token, login
-
-SURROGATE = "\ud800"
-BAD_VALUES = {
-    "nul": "a\x00b",
-    "control": "a\x01\x08\x0b\x1b[31m\x7fb",
-    "surrogate": SURROGATE,  # in a form or query string: the bytes %ED%A0%80 (not UTF-8)
-    "int_2_64": str(2**64),
-    "minus_one": "-1",
-    "huge": "word " * 40_000,  # 200 KB
-    "brackets": "[" * 10_000,
-    "stars": "*" * 10_000,
-    "emoji_rtl": "\U0001F600 \u202eevil\u202c \u200fשלום\u200f \U0001F44D\U0001F3FD",
-    "empty": "",
-}
-BAD_JSON = [b"[1,2,3]", b'{"body": 5}', b'{"body": 1e999999}', b"[" * 100_000 + b"]" * 100_000,
-            b'{"body": "\\ud800"}', b'{"body": "a\\u0000b"}', b"{not json", b'{"id": 18446744073709551616}',
-            b'{"body": {"body": {"body": []}}}', b'"just a string"', b"\xff\xfe"]
-LONGEST_TEXT = 50_000  # the longest text any field accepts (a guideline's body)
-SKIP = {"static", "chat.socketio_path"}
-LAST = re.compile(r"signout|delete|remove|close|leave|disable|suspend|revoke|unaccept|restore")
-
-
-class _Recording(CleanMultiDict):
-    """CleanMultiDict that notes every key a view asks for (into _Recording.seen)."""
-
-    seen: set[str] = set()
-
-    def get(self, key, default=None, type=None):  # noqa: A002 - MultiDict's signature
-        _Recording.seen.add(key)
-        return super().get(key, default, type)
-
-    def getlist(self, key, type=None):  # noqa: A002
-        _Recording.seen.add(key)
-        return super().getlist(key, type)
-
-    def __getitem__(self, key):
-        _Recording.seen.add(key)
-        return super().__getitem__(key)
-
-    def __contains__(self, key):
-        _Recording.seen.add(key)
-        return super().__contains__(key)
-
-
-class _RecordingRequest(KringRequest):
-    parameter_storage_class = _Recording
-
-
-def _encode(pairs: list[tuple[str, str]]) -> str:
-    """application/x-www-form-urlencoded, with a lone surrogate sent as the bytes a browser
-    cannot send but a crafted request can (%ED%A0%80)."""
-    return "&".join(f"{quote(k)}={quote(v, safe='') if SURROGATE not in v else v.replace(SURROGATE, '%ED%A0%80')}"
-                    for k, v in pairs)
-
-
-def _path(rule, world, persona_user) -> str | None:
-    place = world.places["open"]
-    member = place.people["member"]
-    values = {"slug": place.slug, "topic_slug": place.topic_slug, "post_id": place.post_id,
-              "comment_id": place.comment_id, "message_id": place.message_id,
-              "attachment_id": place.attachment_id, "target_type": "post", "target_id": place.post_id,
-              "user_id": member.id, "handle": member.handle, "variant": "thumb", "table_id": "activity"}
-    filled = {}
-    for arg in rule.arguments:
-        if arg in values:
-            filled[arg] = values[arg]
-        elif isinstance(rule._converters[arg], IntegerConverter):
-            filled[arg] = 1
-        else:
-            filled[arg] = "x"
-    try:
-        return rule.build(filled, append_unknown=False)[1]
-    except Exception:  # noqa: BLE001 - a rule we cannot build is not reachable either
-        return None
-
-
-def _routes(app, world, user):
-    found = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in SKIP:
-            continue
-        path = _path(rule, world, user)
-        if path is None:
-            continue
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found.append((method, path, rule.endpoint))
-    return sorted(found, key=lambda r: (bool(LAST.search(r[2])), r[2], r[0]))
+from tests.corpus import BAD_JSON, BAD_VALUES, LONGEST_TEXT, SURROGATE, Recording, RecordingRequest, encode, sweep
 
 
 @pytest.fixture
@@ -128,45 +37,19 @@ def watched_renderer(monkeypatch):
     return lengths
 
 
-def _sweep(app, client, user, world, token):
-    """Yield (method, path, what, response) for the whole corpus on every route."""
-    for method, path, endpoint in _routes(app, world, user):
-        login(client, user)  # a route that signs out or bumps the session cannot end the sweep
-        _Recording.seen = set()
-        data = _encode([("csrf_token", token)]) if method != "GET" else None
-        probe = client.open(path, method=method, data=data, content_type="application/x-www-form-urlencoded")
-        yield method, path, "probe", probe
-        fields = sorted(_Recording.seen - {"csrf_token", "_method"}) or ["q", "body", "id"]
-        for name, value in [*BAD_VALUES.items(), ("twice", None)]:
-            login(client, user)
-            pairs = [(f, v) for f in fields for v in (["1", "\x00"] if value is None else [value])]
-            if method == "GET":
-                response = client.open(path + "?" + _encode(pairs), method="GET")
-            else:
-                response = client.open(path, method=method, data=_encode([("csrf_token", token), *pairs]),
-                                       content_type="application/x-www-form-urlencoded")
-            yield method, path, name, response
-        if method == "POST":
-            for body in BAD_JSON:
-                login(client, user)
-                response = client.post(path, data=body, content_type="application/json",
-                                       headers={"X-CSRFToken": token, "Accept": "application/json"})
-                yield method, path, f"json {body[:20]!r}", response
-
-
 @pytest.mark.parametrize("persona", ["admin", "customer"])
 def test_no_route_answers_500_to_the_bad_input_corpus(app, make, persona, watched_renderer):
     world = proof_world.build(app, make)
     user = world.people[persona]
-    app.request_class = _RecordingRequest
+    app.request_class = RecordingRequest
     client = app.test_client()
     login(client, user)
     token = csrf_token(client)
     failures, checked, fields_seen = [], 0, set()
-    for method, path, what, response in _sweep(app, client, user, world, token):
+    for method, path, what, response in sweep(app, client, user, world, token):
         checked += 1
         if what == "probe":
-            fields_seen |= _Recording.seen
+            fields_seen |= Recording.seen
         if response.status_code >= 500:
             failures.append(f"{method} {path} [{what}] -> {response.status_code}")
     assert not failures, "\n".join(failures[:40])
@@ -202,7 +85,7 @@ def test_form_text_is_cleaned_and_ids_are_bounded(app, make):
     client = app.test_client()
     login(client, member)
     token = csrf_token(client)
-    response = client.post("/profile", data=_encode([("csrf_token", token), ("display_name", "Mel\x00 \x1b[31mRed"),
+    response = client.post("/profile", data=encode([("csrf_token", token), ("display_name", "Mel\x00 \x1b[31mRed"),
                                                      ("bio", "line\x0bone\nline two\t.")]),
                            content_type="application/x-www-form-urlencoded")
     assert response.status_code in (200, 302)

@@ -7,6 +7,9 @@ from datetime import datetime
 
 from flask import abort, request, send_file
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto as _AUTO
+from flask_wtf.form import _is_submitted
+from werkzeug.datastructures import ImmutableMultiDict
 
 from app import clock
 from app.errors import ValidationError
@@ -48,6 +51,25 @@ class KringForm(FlaskForm):
     checked once for every field of every form: a whole number beyond a 64-bit column and text
     the text rule refuses get the field's error (form fields arriving over HTTP are already
     cleaned by app.setup.KringRequest; this also covers data given to a form otherwise)."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            """A JSON body (Flask-WTF reads one when there is no form data) is the checked
+            json_object, and each field is text or a list of texts: a number or an object in
+            its place answers 400 naming the field, never reaches a service as the wrong type."""
+            if formdata is not _AUTO or not _is_submitted() or request.files or request.form or not request.is_json:
+                return super().wrap_formdata(form, formdata)
+            try:
+                data = json_object()
+            except BadJSON as exc:
+                raise ValidationError({"body": str(exc)}) from None
+            pairs = []
+            for key, value in data.items():
+                for item in value if isinstance(value, list) else [value]:
+                    if not isinstance(item, str):
+                        raise ValidationError({str(key)[:40]: "Give text here."})
+                    pairs.append((key, item))
+            return ImmutableMultiDict(pairs)
 
     def validate(self, extra_validators=None) -> bool:
         from app.services import inputs, markup
