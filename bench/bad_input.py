@@ -52,6 +52,7 @@ def main() -> None:
             with app.app_context():
                 db.create_all()
             world = proof_world.build(app, Factory(app))
+            proof_world.sync_search(app)
             user = world.people[persona]
             app.request_class = RecordingRequest
             client = app.test_client()
