@@ -47,6 +47,19 @@ class KringRequest(Request):
 
     parameter_storage_class = CleanMultiDict
 
+    @property
+    def max_content_length(self) -> int | None:
+        """Uploads (multipart/form-data) may be as large as MAX_CONTENT_LENGTH; any other body (a
+        urlencoded form, JSON) at most KRING_MAX_FORM_BYTES (1 MB): Werkzeug reads such a body
+        whole before parsing it, so a 60 MB form would cost seconds of work. Over it: 413."""
+        from flask import current_app
+
+        limit = super().max_content_length
+        if self.mimetype == "multipart/form-data":
+            return limit
+        small = current_app.config.get("KRING_MAX_FORM_BYTES", 1_048_576)
+        return min(limit, small) if limit else small
+
 
 def init_extensions(app: Flask) -> None:
     app.request_class = KringRequest

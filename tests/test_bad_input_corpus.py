@@ -100,6 +100,21 @@ def test_form_text_is_cleaned_and_ids_are_bounded(app, make):
     assert response.status_code == 400 and "Say what to follow" in response.get_data(as_text=True)
 
 
+def test_a_body_without_files_is_bounded_before_it_is_parsed(app, make):
+    """A 2 MB urlencoded form or JSON body answers 413 (Werkzeug would read and parse it whole);
+    uploads keep their own, larger limit (multipart)."""
+    client = app.test_client()
+    login(client, make.user())
+    token = csrf_token(client)
+    big = "x" * (2 * 1024 * 1024)
+    response = client.post("/follow", data=encode([("csrf_token", token), ("target_type", big)]),
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413
+    response = client.post("/api/preview", data=b'{"body": "' + big.encode() + b'"}', content_type="application/json",
+                           headers={"X-CSRFToken": token})
+    assert response.status_code == 413
+
+
 def test_the_shared_rules():
     assert inputs.as_id("42", "x") == 42 and inputs.optional_id("", "x") is None
     for bad in (str(2**63), "0", "-1", "1e5", "²", True, 1.5, None, "9" * 5000):
