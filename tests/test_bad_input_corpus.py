@@ -4,9 +4,11 @@ HTML and JSON: every route of app.url_map, by every method it accepts, signed in
 (who reaches everything) and as a customer, in the proof world (real ids, so the forms are
 reached). A first plain request per route records which form fields and query parameters the
 view reads (the request class is swapped for one that notes every key asked for); then every
-recorded field gets every bad value class, one request per class (NUL, other control
-characters, a lone surrogate, 2^64, -1, 200 KB, runs of "[" and "*", emoji with RTL marks,
-empty, a field sent twice), and every POST route gets bad JSON bodies. The markdown renderer is
+recorded field gets every bad value class, one request per class (NUL with other control
+characters, a lone surrogate, 2^64, -1, 200 KB (three fields at a time; 4 KB in a query
+string, gunicorn's request-line limit), runs of "[" and "*" 10,000 long, emoji with RTL marks,
+empty, a field sent twice); routes the person cannot reach get a sample of the classes; every
+POST route gets four of the bad JSON bodies in turn. The markdown renderer is
 watched: no request hands it more than the longest text any field accepts, so the work a
 crafted request causes stays bounded (bench/bad_input.py prints the slowest requests).
 
@@ -185,3 +187,20 @@ def test_every_socket_event_answers_bad_payloads_with_an_error_ack(app, make):
     ack = sock.emit("chat.send", {"room": room, "body": "Still here", "key": "after-the-corpus"}, callback=True)
     assert ack["ok"], ack
     assert any(e["name"] == "chat.message" and e["args"][0]["id"] == ack["message"]["id"] for e in other.get_received())
+
+
+def test_bad_room_cursors_at_connect_are_refused_with_a_reason(app, make):
+    """The connect payload's cursors: too large, wrong types or unusable text refuse that room
+    with a reason (never "something went wrong"); the connection itself is made."""
+    from app.extensions import socketio
+
+    community = make.community("open")
+    client = app.test_client()
+    login(client, make.user("employee"))
+    rooms = {f"community:{community.id}": 2**64, f"post:{2**64}": 0, "lobby\x00": 0, SURROGATE: None,
+             f"community:{community.id} ": {"after": 2**64, "have": [2**64, "x"]}}
+    sock = socketio.test_client(app, flask_test_client=client, headers=ORIGIN, auth={"rooms": rooms})
+    assert sock.is_connected()
+    refused = [e["args"][0] for e in sock.get_received() if e["name"] == "room.refused"]
+    assert len(refused) == len(rooms)
+    assert all("wrong on our side" not in r["error"] for r in refused), refused
