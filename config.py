@@ -95,6 +95,7 @@ class Config:
 
     # Uploads
     MAX_CONTENT_LENGTH = int(os.environ.get("KRING_MAX_UPLOAD_BYTES", str(64 * 1024 * 1024)))
+    KRING_MAX_FORM_BYTES = int(os.environ.get("KRING_MAX_FORM_BYTES", str(1024 * 1024)))  # bodies without files
     # Pixel limits, read from an image's header before it is decoded (a small PNG can declare
     # 80 megapixels and take a gigabyte to decode): avatars and covers, and attachments.
     AVATAR_MAX_PIXELS = int(os.environ.get("KRING_AVATAR_MAX_PIXELS", str(16_000_000)))

@@ -30,6 +30,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     setup.init_extensions(app)
     setup.init_database(app)
     setup.init_login(app)
+    setup.init_input(app)
     setup.init_security(app)
     setup.register_blueprints(app)
     setup.register_errors(app)

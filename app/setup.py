@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, g, jsonify, make_response, render_template, request
+from flask import Flask, Request, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event, select
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -21,7 +22,49 @@ from app.extensions import csrf, db, limiter, login_manager, migrate, socketio
 log = logging.getLogger(__name__)
 
 
+class CleanMultiDict(ImmutableMultiDict):
+    """Form fields and query parameters without the characters the text rule refuses (NUL, lone
+    surrogates, other C0 controls but tab/newline/CR): app.services.inputs.strip_unusable on
+    every text value (uploaded files are left alone)."""
+
+    def __init__(self, mapping=None):
+        from app.services.inputs import strip_unusable
+
+        def clean(value):
+            return strip_unusable(value) if isinstance(value, str) else value
+
+        if isinstance(mapping, MultiDict):
+            pairs = mapping.items(multi=True)
+        elif isinstance(mapping, dict):
+            pairs = [(k, v) for k, vs in mapping.items() for v in (vs if isinstance(vs, list | tuple) else [vs])]
+        else:
+            pairs = mapping or ()
+        super().__init__([(clean(k), clean(v)) for k, v in pairs])
+
+
+class KringRequest(Request):
+    """Flask's request, with every submitted form field and query parameter cleaned once, here
+    (see CleanMultiDict): no view, form or service reached over HTTP sees an unusable character.
+    JSON bodies are checked instead (refused with the reason: views.helpers.json_object)."""
+
+    parameter_storage_class = CleanMultiDict
+
+    @property
+    def max_content_length(self) -> int | None:
+        """Uploads (multipart/form-data) may be as large as MAX_CONTENT_LENGTH; any other body (a
+        urlencoded form, JSON) at most KRING_MAX_FORM_BYTES (1 MB): Werkzeug reads such a body
+        whole before parsing it, so a 60 MB form would cost seconds of work. Over it: 413."""
+        from flask import current_app
+
+        limit = super().max_content_length
+        if self.mimetype == "multipart/form-data":
+            return limit
+        small = current_app.config.get("KRING_MAX_FORM_BYTES", 1_048_576)
+        return min(limit, small) if limit else small
+
+
 def init_extensions(app: Flask) -> None:
+    app.request_class = KringRequest
     if app.config.get("KRING_PROXY_FIX"):
         n = app.config["KRING_PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -149,6 +192,22 @@ def init_login(app: Flask) -> None:
         if user is None or user.session_version != version or user.is_suspended:
             return None
         return user
+
+
+def init_input(app: Flask) -> None:
+    """Every JSON body, on every route, is parsed once by views.helpers.json_object before the
+    view runs: malformed, too deep, not an object, out-of-range numbers or unusable text answer
+    400 with the reason (form fields and query parameters are cleaned by KringRequest)."""
+    from app.views.helpers import BadJSON, json_object
+
+    @app.before_request
+    def refuse_bad_json():
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json and request.content_length != 0:
+            try:
+                json_object()
+            except BadJSON as exc:
+                return jsonify({"errors": {"body": str(exc)}}), 400
+        return None
 
 
 def init_security(app: Flask) -> None:

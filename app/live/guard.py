@@ -4,7 +4,9 @@
 1. re-authenticates the person on every event: the user is loaded again from the session
    copy taken at connect, and the loader refuses a bumped session version or a suspension (a
    refused socket is disconnected);
-2. accepts exactly one JSON object, at most `max_bytes` long (else "bad_request"/"too_large");
+2. accepts exactly one JSON object, at most `max_bytes` long (else "bad_request"/"too_large"),
+   whose text follows the text rule and whose numbers fit a 64-bit column
+   (app.services.inputs.check_payload; else "invalid" naming the key);
 3. counts the event against the person's rate limit (else "rate_limited" with retry_after);
 4. calls the handler with (user, data) and answers its dict as the ack;
 5. turns domain errors into error acks (ValidationError -> "invalid" with field errors,
@@ -30,6 +32,7 @@ from app import events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db, socketio
 from app.live.manager import state_of
+from app.services import inputs
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +109,7 @@ def writing():
 
 def _size(data) -> int:
     try:
-        return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+        return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError):
         return 1 << 30
 
@@ -143,6 +146,7 @@ def live_event(name: str, *, limit: tuple[int, float] = (30, 10), max_bytes: int
                     if wait:
                         return error("rate_limited", f"Slow down: at most {limit[0]} of these every "
                                      f"{limit[1]:g} seconds. Try again in {wait} s.", retry_after=wait)
+                inputs.check_payload(data, "data")  # the text rule; numbers a column holds
                 return fn(user, data)
             except ValidationError as exc:
                 db.session.rollback()

@@ -36,7 +36,7 @@ from app.live import chat as _chat_handlers  # noqa: F401 - registers the chat.*
 from app.live.guard import error, live_event, ok, person
 from app.live.manager import NAMESPACE, state_of
 from app.models import User
-from app.services import chat
+from app.services import chat, inputs
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,13 @@ def _cursor(value) -> tuple[int | None, list[int]]:
     if isinstance(value, bool):
         raise ValueError("bad cursor")
     if isinstance(value, int):
+        if value > inputs.MAX_ID:
+            raise ValueError("bad cursor")
         return max(0, value), []
     if isinstance(value, dict):
         after = value.get("after", value.get("last"))
         have = value.get("have") or []
-        if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after > inputs.MAX_ID):
             raise ValueError("bad cursor")
         if not isinstance(have, list) or len(have) > 200:
             raise ValueError("bad cursor")

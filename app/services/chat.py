@@ -29,7 +29,7 @@ from app import clock, events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import ChatMention, ChatMessage, Comment, Community, Notification, Post, PostKind, User
-from app.services import access, jobs, markup
+from app.services import access, inputs, jobs, markup
 
 BODY_MAX = 4_000
 PAGE_SIZE = 50
@@ -94,15 +94,7 @@ def _clean_body(body) -> str:
 
 
 def _int_id(value, field_name: str, message: str) -> int:
-    if isinstance(value, bool):
-        raise ValidationError({field_name: message})
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError({field_name: message}) from None
-    if not 0 < number < 2**62:
-        raise ValidationError({field_name: message})
-    return number
+    return inputs.as_id(value, field_name, message=message)
 
 
 def parse_room(room) -> tuple[str, int] | None:
@@ -116,7 +108,7 @@ def parse_room(room) -> tuple[str, int] | None:
 def message_for(viewer, message_id) -> tuple[access.CommunityAccess, ChatMessage]:
     """Fetch a message with the viewer's access to its community. NotFound when it does not
     exist or the viewer may not read its community."""
-    if isinstance(message_id, bool) or not isinstance(message_id, int) or not 0 < message_id < 2**62:
+    if not isinstance(message_id, int) or inputs.id_or_none(message_id) is None:
         raise NotFound("No such message.")
     message = db.session.get(ChatMessage, message_id)
     if message is None:
@@ -361,13 +353,7 @@ def history(viewer, slug: str, *, before=None, after=None, limit: int = PAGE_SIZ
 
 
 def _cursor(value) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number < 2**62 else None
+    return inputs.id_or_none(value)
 
 
 @dataclass
@@ -414,7 +400,7 @@ def replay(viewer, room: str, after, have=()) -> Replay:
     if parsed is None:
         raise NotFound("No such room.")
     after = _cursor(after) or 0
-    have = {int(i) for i in (have or ()) if isinstance(i, int) and not isinstance(i, bool)}
+    have = {n for n in (inputs.id_or_none(i) for i in (have or ()) if isinstance(i, int)) if n is not None}
     kind, target = parsed
     result = Replay()
     if kind == "community":

@@ -28,7 +28,7 @@ from app import clock, events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Comment, CommentLike, Post, PostKind, Revision, User
-from app.services import access, follows, markup, notifications, posts
+from app.services import access, follows, inputs, markup, notifications, posts
 
 BODY_MAX = 10_000
 REASON_MAX = 500
@@ -139,10 +139,8 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, confirm_se
     held = premoderation.check_comment(author, pacc, body, confirm_sensitive=confirm_sensitive)
     parent = None
     if parent_id not in (None, ""):
-        try:
-            parent = db.session.get(Comment, int(parent_id))
-        except (TypeError, ValueError):
-            parent = None
+        number = inputs.id_or_none(parent_id)
+        parent = db.session.get(Comment, number) if number else None
         if parent is None or parent.post_id != post.id:
             raise ValidationError({"parent_id": "The comment you reply to is not on this post."})
         if parent.deleted_at is None and parent.parent_id is not None:

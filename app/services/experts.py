@@ -64,7 +64,7 @@ from app.models import (
     post_topics,
 )
 from app.models.experts import DEFAULT_ESCALATION_HOURS
-from app.services import access, communities, jobs, markup, notifications
+from app.services import access, communities, inputs, jobs, markup, notifications
 
 NOTE_MAX = 200
 MIN_HOURS, MAX_HOURS = 1, 24 * 30
@@ -226,7 +226,7 @@ def _resolve_person(actor, person) -> User:
     if isinstance(person, User):
         return person
     if isinstance(person, int):
-        found = db.session.get(User, person)
+        found = db.session.get(User, person) if inputs.id_or_none(person) else None
         if found is None or not access.can_see_person(actor, found):
             raise ValidationError({"person": "No such person."})
         return found
@@ -235,8 +235,8 @@ def _resolve_person(actor, person) -> User:
         raise ValidationError({"person": "Name the person: their @handle, email address or full name."})
     if len(raw) > 254:
         raise ValidationError({"person": "No such person."})
-    if raw.isdigit():
-        return _resolve_person(actor, int(raw))
+    if inputs.id_or_none(raw) is not None:
+        return _resolve_person(actor, inputs.id_or_none(raw))
     if "@" in raw[1:] and " " not in raw:
         found = db.session.scalar(select(User).where(func.lower(User.email) == raw.lower()))
     elif raw.startswith("@"):
@@ -360,10 +360,7 @@ def set_escalation_hours(actor, slug: str, hours) -> ExpertSettings:
     to the managers (1 hour to 30 days). Managers only. Raises ValidationError
     ({"escalation_hours": ...}), NotFound, Forbidden."""
     acc = access.community_for(actor, slug, "manage")
-    try:
-        value = int(str(hours).strip())
-    except (TypeError, ValueError):
-        raise ValidationError({"escalation_hours": "Enter a whole number of hours, e.g. 48."}) from None
+    value = inputs.as_int(hours, "escalation_hours", message="Enter a whole number of hours, e.g. 48.")
     if not MIN_HOURS <= value <= MAX_HOURS:
         raise ValidationError({"escalation_hours": f"Choose between {MIN_HOURS} hour and {MAX_HOURS} hours (30 days)."})
     row = db.session.get(ExpertSettings, acc.community.id)

@@ -26,7 +26,7 @@ from app import clock, events
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Department, IdeaStatus, Post, PostKind, StatusChange, User, UserKind, Vote
-from app.services import access, follows, jobs, markup, notifications, posts
+from app.services import access, follows, inputs, jobs, markup, notifications, posts
 from app.wording import plural
 
 RESPONSE_MAX = 5_000
@@ -217,13 +217,10 @@ _REF = re.compile(r"^(?:#?(\d+)|(?:https?://[^/\s]+)?/p/(\d+)(?:[/?#].*)?)$")
 
 def parse_post_ref(text) -> int | None:
     """A post number from "123", "#123", "/p/123" or a full address ending in /p/123."""
-    if isinstance(text, int):
-        return text
-    match = _REF.match((text or "").strip())
-    if not match:
-        return None
-    number = int(match.group(1) or match.group(2))
-    return number if 0 < number < 2**62 else None
+    if isinstance(text, int) or not isinstance(text, str):
+        return inputs.id_or_none(text)
+    match = _REF.match(text.strip())
+    return inputs.id_or_none(match.group(1) or match.group(2)) if match else None
 
 
 def _clean_response(response: str | None) -> tuple[str, str | None]:

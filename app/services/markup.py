@@ -22,6 +22,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup, escape
 
+from app.services.inputs import UNUSABLE
+
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
     "hr", "i", "img", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td",
@@ -41,21 +43,21 @@ MENTION_RE = re.compile(r"(?<![@/.])(?<![^\W_])@([a-z0-9](?:[a-z0-9.]{0,38}[a-z0
 
 def source_problem(text: str, max_chars: int) -> str | None:
     """What is wrong with a text someone typed, as a message for them (None: nothing): too long,
-    or a character no database stores (NUL, a lone surrogate). Every service that takes text
-    asks this (forms do not apply text_problem to every field yet)."""
+    or a character the text rule refuses (text_problem). Every service that takes text from a
+    door other than an HTML form (sockets, JSON, the CLI) asks this; the HTML door already
+    removes those characters from every form field (app.setup.KringRequest)."""
     if len(text) > max_chars:
         return f"Use at most {max_chars:,} characters (you wrote {len(text):,})."
     return text_problem(text)
 
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def text_problem(text: str) -> str | None:
-    """The one rule for every text field: no NUL character and no lone surrogate (neither can be
-    stored or encoded). None when the text is fine."""
-    if _UNSTORABLE.search(text):
-        return "The text contains a character that cannot be stored."
+    """The one rule for every text field: no NUL character, no lone surrogate (neither can be
+    stored or encoded) and no other C0 control character except tab, newline and carriage
+    return (invisible, and they break what shows the text). None when the text is fine."""
+    found = UNUSABLE.search(text)
+    if found:
+        return f"The text contains a character that cannot be stored (U+{ord(found.group()):04X})."
     return None
 
 
@@ -225,7 +227,7 @@ def _providers() -> tuple[str, ...]:
 def _storable(text: str) -> str:
     """Lone surrogates (which no encoder accepts) become U+FFFD before rendering; services refuse
     them through source_problem, this only keeps rendering total."""
-    return text.encode("utf-8", "replace").decode("utf-8") if _UNSTORABLE.search(text) else text
+    return text.encode("utf-8", "replace").decode("utf-8") if UNUSABLE.search(text) else text
 
 
 # --- public API ---------------------------------------------------------------------------

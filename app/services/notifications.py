@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from app import clock
 from app.extensions import db
 from app.models import Comment, Community, Notification, NotificationSetting, Post, User
-from app.services import access, follows, jobs, markup
+from app.services import access, follows, inputs, jobs, markup
 
 KINDS: dict[str, str] = {
     "mention": "Someone mentions you",
@@ -305,7 +305,7 @@ def mark_read(user, ids=None) -> int:
     """Mark some (ids) or all of the person's notifications read. Returns how many changed."""
     stmt = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
     if ids is not None:
-        clean = [int(i) for i in ids if str(i).isdigit()]
+        clean = [n for n in (inputs.id_or_none(i) for i in ids) if n is not None]
         if not clean:
             return 0
         stmt = stmt.where(Notification.id.in_(clean))

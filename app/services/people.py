@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased, selectinload
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Community, Department, ExpertiseTag, Membership, User, UserKind
-from app.services import access, accounts, storage
+from app.services import access, accounts, inputs, storage
 
 MAX_BIO = 5000
 MAX_JOB_TITLE = 100
@@ -92,10 +92,8 @@ def _optional_text(value: str | None, limit: int, field: str, errors: dict[str, 
 def _department(value, errors: dict[str, str]) -> Department | None:
     if value in (None, ""):
         return None
-    try:
-        dept = db.session.get(Department, int(value))
-    except (TypeError, ValueError):
-        dept = None
+    number = inputs.id_or_none(value)
+    dept = db.session.get(Department, number) if number else None
     if dept is None:
         errors["department_id"] = "Choose a department from the list."
     return dept

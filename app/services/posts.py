@@ -31,7 +31,7 @@ from app.models import (
     Vote,
     post_topics,
 )
-from app.services import access, markup
+from app.services import access, inputs, markup
 
 TITLE_MIN, TITLE_MAX, BODY_MAX = 5, 200, 20_000
 SORTS = ("hot", "new", "top", "active")
@@ -75,10 +75,7 @@ def _clean(kind: str, title: str, body: str) -> tuple[PostKind, str, str]:
 def _topics(community: Community, topic_ids) -> list[Topic]:
     ids = set()
     for raw in topic_ids or ():
-        try:
-            ids.add(int(raw))
-        except (TypeError, ValueError):
-            raise ValidationError({"topics": "Choose topics from the list."}) from None
+        ids.add(inputs.as_id(raw, "topics", message="Choose topics from the list."))
     topics = list(db.session.scalars(select(Topic).where(Topic.community_id == community.id, Topic.id.in_(ids)))) if ids else []
     if len(topics) != len(ids):
         raise ValidationError({"topics": "Choose topics of this community."})
@@ -238,16 +235,16 @@ def decode_cursor(sort: str, cursor: str | None):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         c_sort, value, post_id = json.loads(raw)
-        if c_sort != sort or not isinstance(post_id, int):
+        if c_sort != sort or inputs.id_or_none(post_id) is None:
             return None
         if sort in ("new", "active"):
             value = datetime.fromisoformat(value)
         elif sort == "top":
-            value = int(value)
+            value = inputs.as_int(value, "cursor")
         else:
             value = float(value)
         return value, post_id
-    except (ValueError, TypeError, json.JSONDecodeError):
+    except (ValueError, TypeError, json.JSONDecodeError, ValidationError):
         return None
 
 

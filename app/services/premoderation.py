@@ -26,7 +26,7 @@ from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, Membership, ModerationSettings, Post, User, UserKind, Visibility, WatchRule
-from app.services import access, audit
+from app.services import access, audit, inputs
 from app.wording import plural
 
 ACTIONS = ("block", "hold")
@@ -249,12 +249,8 @@ def save_settings(actor, slug: str | None, *, hold_first_posts, confidential_wor
                   ip: str | None = None) -> ModerationSettings:
     """Change the scope's settings. hold_first_posts only applies to communities."""
     acc = _scope(actor, slug)
-    try:
-        n = int(hold_first_posts or 0)
-    except (TypeError, ValueError):
-        raise ValidationError({"hold_first_posts": "Enter a whole number."}) from None
-    if not 0 <= n <= HOLD_MAX:
-        raise ValidationError({"hold_first_posts": f"Choose a number from 0 to {HOLD_MAX}."})
+    n = inputs.as_int(hold_first_posts or 0, "hold_first_posts", low=0, high=HOLD_MAX,
+                      message=f"Choose a whole number from 0 to {HOLD_MAX}.")
     words = "\n".join(w.strip() for w in (confidential_words or "").splitlines() if w.strip())
     if len(words) > 5000:
         raise ValidationError({"confidential_words": "Use at most 5,000 characters."})

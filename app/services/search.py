@@ -50,7 +50,7 @@ from app.search import indexer, registry, store
 from app.search import query as engine
 from app.search.alerts import Standing, percolate
 from app.search.documents import moment, plain
-from app.services import access, jobs, notifications, people
+from app.services import access, inputs, jobs, notifications, people
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,8 @@ def _facets(viewer, raw: dict[str, list[tuple[str, int]]], filters: dict) -> lis
         "author_kind": AUTHOR_KINDS,
         "date": {key: label for key, label, _d in engine.DATE_BUCKETS},
     }
-    ids = {name: [int(v) for v, _c in raw.get(name, []) if v.isdigit()] for name in ("community", "topic", "department")}
+    ids = {name: [n for n in (inputs.id_or_none(v) for v, _c in raw.get(name, [])) if n is not None]
+           for name in ("community", "topic", "department")}
     # labels (and so options) only for what the viewer may know: a value the index counted for
     # something else is dropped here (second guard), never shown with its name
     if ids["community"]:

@@ -24,7 +24,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, SelectChoice, StringField
 
 from app.errors import ValidationError
@@ -32,7 +31,7 @@ from app.extensions import db
 from app.models import User
 from app.services import privacy, totp
 from app.setup import safe_next
-from app.views.helpers import Required, apply_errors, rate_limited
+from app.views.helpers import KringForm, Required, apply_errors, rate_limited
 
 bp = Blueprint("account", __name__)
 
@@ -41,17 +40,17 @@ PENDING_SECONDS = 300
 STARTED, SEEN = "_kring_started", "_kring_seen"
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(KringForm):
     """Only the CSRF token."""
 
 
-class CloseForm(FlaskForm):
+class CloseForm(KringForm):
     mode = RadioField("Your posts, comments and chat messages", choices=[], validators=[Required()])
     password = PasswordField("Your password", validators=[Required()])
     confirm = BooleanField("I understand that this cannot be undone", validators=[Required()])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(KringForm):
     code = StringField("Code from your authenticator app, or a recovery code", validators=[Required()])
 
 

@@ -9,14 +9,13 @@ from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, accounts, admin, departments, privacy, settings
-from app.views.helpers import Required, apply_errors, page_arg
+from app.views.helpers import KringForm, Required, apply_errors, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -26,13 +25,13 @@ STATUS_CHOICES = [("", "Any status"), ("active", "Active"), ("suspended", "Suspe
                   ("unverified", "Email not confirmed")]
 
 
-class RolesForm(FlaskForm):
+class RolesForm(KringForm):
     is_admin = BooleanField("Administrator — manages people, departments, settings and jobs")
     is_global_manager = BooleanField("Social team — creates and manages every community (employees only)")
     is_management = BooleanField("Management")
 
 
-class SuspendForm(FlaskForm):
+class SuspendForm(KringForm):
     until = DateTimeLocalField("Suspended until (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                validators=[Optional()])
     reason = TextAreaField("Reason", validators=[Required()])
@@ -42,11 +41,11 @@ class SuspendForm(FlaskForm):
             field.errors = ["Enter a date and time, or leave it empty to suspend indefinitely."]
 
 
-class DepartmentForm(FlaskForm):
+class DepartmentForm(KringForm):
     name = StringField("Name", validators=[Required()])
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(KringForm):
     open_signup = BooleanField("Customers may sign up on their own, without an invitation")
     content_on_delete = RadioField("When someone closes their account, their posts, comments and messages",
                                    choices=[SelectChoice("choice", "are removed or kept anonymously, as the person chooses"),
@@ -55,7 +54,7 @@ class SettingsForm(FlaskForm):
                                    validators=[DataRequired()])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(KringForm):
     """Only the CSRF token (buttons that post)."""
 
 
@@ -86,7 +85,7 @@ def people():
                            kind_choices=KIND_CHOICES, status_choices=STATUS_CHOICES)
 
 
-class CloseAccountForm(FlaskForm):
+class CloseAccountForm(KringForm):
     mode = RadioField("Their posts, comments and chat messages", choices=[], validators=[Required()])
     reason = TextAreaField("On whose request, and why", validators=[Required()])
 

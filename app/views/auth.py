@@ -22,7 +22,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -41,7 +40,7 @@ from app.extensions import db, limiter
 from app.models import MemberRole, User, Visibility
 from app.services import access, accounts, communities, invitations, settings, totp
 from app.setup import safe_next
-from app.views.helpers import Required, apply_errors
+from app.views.helpers import KringForm, Required, apply_errors
 
 bp = Blueprint("auth", __name__)
 
@@ -67,35 +66,35 @@ _signin_ceiling = limiter.limit(lambda: current_app.config["RATELIMIT_SIGNIN"], 
 
 # --- forms --------------------------------------------------------------------------------
 
-class SignInForm(FlaskForm):
+class SignInForm(KringForm):
     email = EmailField("Email address", validators=[Required()])
     password = PasswordField("Password", validators=[Required()])
     remember = BooleanField("Keep me signed in")
 
 
-class SignUpForm(FlaskForm):
+class SignUpForm(KringForm):
     display_name = StringField("Your name", validators=[Required()])
     email = EmailField("Email address", validators=[Required()])
     password = PasswordField("Password", validators=[Required()])
     confirm = PasswordField("Repeat the password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
-class EmailForm(FlaskForm):
+class EmailForm(KringForm):
     email = EmailField("Email address", validators=[Required()])
 
 
-class ResetForm(FlaskForm):
+class ResetForm(KringForm):
     password = PasswordField("New password", validators=[Required()])
     confirm = PasswordField("Repeat the new password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(KringForm):
     current_password = PasswordField("Current password", validators=[Required()])
     password = PasswordField("New password", validators=[Required()])
     confirm = PasswordField("Repeat the new password", validators=[Required(), EqualTo("password", message=MISMATCH)])
 
 
-class InviteForm(FlaskForm):
+class InviteForm(KringForm):
     email = EmailField("Their email address", validators=[Required()])
     kind = RadioField("Invite them as", choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")],
                       default="customer", invalid_choice_message="Choose customer or partner.", validators=[Required()])
@@ -105,7 +104,7 @@ class InviteForm(FlaskForm):
     note = TextAreaField("Personal note (optional)")
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(KringForm):
     display_name = StringField("Your name", validators=[Required()])
     password = PasswordField("Choose a password", validators=[Required()])
     confirm = PasswordField("Repeat the password", validators=[Required(), EqualTo("password", message=MISMATCH)])
@@ -113,7 +112,7 @@ class AcceptForm(FlaskForm):
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _status(form: FlaskForm) -> int:
+def _status(form: KringForm) -> int:
     return 400 if form.errors or form.form_errors else 200
 
 

@@ -13,7 +13,6 @@ import secrets
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, user_logged_out
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -21,8 +20,8 @@ from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.live.handlers import SESSION_TOKEN
 from app.models import PostKind
-from app.services import access, chat, ideas
-from app.views.helpers import Required, apply_errors
+from app.services import access, chat, ideas, inputs
+from app.views.helpers import KringForm, Required, apply_errors
 
 bp = Blueprint("chat", __name__)
 
@@ -79,17 +78,17 @@ def _live_rooms():
 
 # --- forms --------------------------------------------------------------------------------
 
-class MessageForm(FlaskForm):
+class MessageForm(KringForm):
     body = TextAreaField("Message", validators=[Required()])
     key = HiddenField()
     parent_id = HiddenField()
 
 
-class EditForm(FlaskForm):
+class EditForm(KringForm):
     body = TextAreaField("Message", validators=[Required()])
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(KringForm):
     """Only the CSRF token."""
 
 
@@ -98,7 +97,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class PromoteForm(FlaskForm):
+class PromoteForm(KringForm):
     kind = RadioField("Turn it into", choices=[
         SelectChoice("discussion", "Discussion — keep the conversation going where everyone finds it"),
         SelectChoice("idea", "Idea — people vote and the organisation answers"),
@@ -167,8 +166,8 @@ def send(slug: str):
             return redirect(url_for("chat.channel", slug=slug, _anchor=f"m{message.id}"))
     if form.parent_id.data:
         try:
-            found = chat.thread(current_user, int(form.parent_id.data))
-        except (ValueError, NotFound):
+            found = chat.thread(current_user, inputs.id_or_none(form.parent_id.data))
+        except NotFound:
             found = None
         if found is not None and found.root.community_id == acc.community.id:
             return _thread_page(acc, found, form, 400)

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.services import access, comments, policy
-from app.views.helpers import Required, apply_errors, rate_limited
+from app.services import access, comments, inputs, policy
+from app.views.helpers import KringForm, Required, apply_errors, rate_limited
 
 bp = Blueprint("comments", __name__)
 
 
-class EditForm(FlaskForm):
+class EditForm(KringForm):
     body = TextAreaField("Comment", validators=[Required()])
     reason = StringField("Reason for the edit (shown to the author)")
 
@@ -63,10 +62,7 @@ def _show_with_error(post_id: int, exc: ValidationError, body: str, parent_id):
 
     pacc = access.post_for(current_user, post_id, "read")
     view = post_view(current_user, pacc)
-    try:
-        parent = int(parent_id) if parent_id else None
-    except ValueError:
-        parent = None
+    parent = inputs.id_or_none(parent_id)
     return render_template("posts/show.html", pacc=pacc, comment_error=exc.message, comment_errors=exc.errors,
                            comment_text=body, comment_parent_id=parent, **view), 400
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, communities
-from app.views.helpers import Required, apply_errors, page_arg, send_upload
+from app.views.helpers import KringForm, Required, apply_errors, page_arg, send_upload
 
 bp = Blueprint("communities", __name__)
 
@@ -22,7 +21,7 @@ VISIBILITY_CHOICES = [
 ]
 
 
-class CommunityForm(FlaskForm):
+class CommunityForm(KringForm):
     name = StringField("Name", validators=[Required()])
     slug = StringField("Address", validators=[Required()])
     description = TextAreaField("Description")
@@ -30,23 +29,23 @@ class CommunityForm(FlaskForm):
     allow_external_experts = BooleanField("Partners may be linked as experts in this community")
 
 
-class CoverForm(FlaskForm):
+class CoverForm(KringForm):
     cover = FileField("Cover image")
 
 
-class TopicForm(FlaskForm):
+class TopicForm(KringForm):
     name = StringField("Name", validators=[Required()])
     description = TextAreaField("Description")
 
 
-class InviteForm(FlaskForm):
+class InviteForm(KringForm):
     email = EmailField("Email address", validators=[Required()])
     kind = SelectField("If they have no account yet, invite them as",
                        choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")])
     note = TextAreaField("Personal note (optional)")
 
 
-class RequestForm(FlaskForm):
+class RequestForm(KringForm):
     message = TextAreaField("Why would you like to join? (optional)")
 
 

@@ -7,28 +7,27 @@ from __future__ import annotations
 import click
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.services import access, departments, expert_reports, experts
-from app.views.helpers import Required, apply_errors, page_arg
+from app.services import access, departments, expert_reports, experts, inputs
+from app.views.helpers import KringForm, Required, apply_errors, id_arg, page_arg
 
 bp = Blueprint("experts", __name__)
 
 
-class AssignForm(FlaskForm):
+class AssignForm(KringForm):
     person = StringField("Person", validators=[Required()])
     user_id = HiddenField()
     note = StringField("Note (optional)")
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(KringForm):
     escalation_hours = StringField("Hours before an unanswered question or idea escalates", validators=[Required()])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(KringForm):
     """Only the CSRF token (remove and one-click assign buttons)."""
 
 
@@ -78,11 +77,6 @@ def _signed_in():
     """Every expert page needs a signed-in person."""
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**62 else None
-
-
 def _nav() -> dict:
     return {"manages": experts.manages_any(current_user)}
 
@@ -91,8 +85,8 @@ def _nav() -> dict:
 def finder():
     q = request.args.get("q", "").strip()
     tag = request.args.get("tag", "").strip()
-    topic_id = _int_arg("topic")
-    department_id = _int_arg("department") if current_user.is_employee else None
+    topic_id = id_arg("topic")
+    department_id = id_arg("department") if current_user.is_employee else None
     experts_only = request.args.get("experts") == "1"
     result = expert_reports.find(current_user, q=q or None, topic_id=topic_id, tag=tag or None,
                           department_id=department_id, experts_only=experts_only, page=page_arg())
@@ -151,8 +145,9 @@ def topic(slug: str, topic_slug: str):
 def assign(slug: str, topic_slug: str):
     form = AssignForm()
     if form.validate_on_submit():
-        one_click = (form.user_id.data or "").isdigit()
-        person = int(form.user_id.data) if one_click else form.person.data
+        chosen = inputs.id_or_none(form.user_id.data)  # a suggestion's one-click button
+        one_click = chosen is not None
+        person = chosen if one_click else form.person.data
         try:
             row = experts.assign(current_user, slug, topic_slug, person, form.note.data or "", ip=request.remote_addr)
         except ValidationError as exc:

@@ -1,11 +1,11 @@
 """Follow and unfollow a post, topic or community (one POST endpoint for all three)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request
+from flask import Blueprint, flash, redirect, request
 from flask_login import current_user, login_required
 
 from app.errors import ValidationError
-from app.services import follows
+from app.services import follows, inputs
 from app.setup import safe_next
 
 bp = Blueprint("follows", __name__)
@@ -15,10 +15,7 @@ bp = Blueprint("follows", __name__)
 @login_required
 def toggle():
     target_type = request.form.get("target_type", "")
-    try:
-        target_id = int(request.form.get("target_id", ""))
-    except ValueError:
-        abort(400)
+    target_id = inputs.as_id(request.form.get("target_id"), "target_id", message="Say what to follow.")
     try:
         if request.form.get("follow") == "1":
             follows.follow(current_user, target_type, target_id)

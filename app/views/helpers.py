@@ -2,10 +2,14 @@
 uploaded images."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import abort, request, send_file
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto as _AUTO
+from flask_wtf.form import _is_submitted
+from werkzeug.datastructures import ImmutableMultiDict
 
 from app import clock
 from app.errors import ValidationError
@@ -54,6 +58,51 @@ def rate_limited(config_key: str, methods: tuple[str, ...] = ("POST",), exempt_w
                          scope=config_key, exempt_when=exempt_when)
 
 
+class KringForm(FlaskForm):
+    """The base of every form: FlaskForm (CSRF) plus the input rules of app.services.inputs,
+    checked once for every field of every form: a whole number beyond a 64-bit column and text
+    the text rule refuses get the field's error (form fields arriving over HTTP are already
+    cleaned by app.setup.KringRequest; this also covers data given to a form otherwise)."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            """A JSON body (Flask-WTF reads one when there is no form data) is the checked
+            json_object, and each field is text or a list of texts: a number or an object in
+            its place answers 400 naming the field, never reaches a service as the wrong type."""
+            if formdata is not _AUTO or not _is_submitted() or request.files or request.form or not request.is_json:
+                return super().wrap_formdata(form, formdata)
+            try:
+                data = json_object()
+            except BadJSON as exc:
+                raise ValidationError({"body": str(exc)}) from None
+            pairs = []
+            for key, value in data.items():
+                for item in value if isinstance(value, list) else [value]:
+                    if not isinstance(item, str):
+                        raise ValidationError({str(key)[:40]: "Give text here."})
+                    pairs.append((key, item))
+            return ImmutableMultiDict(pairs)
+
+    def validate(self, extra_validators=None) -> bool:
+        from app.services import inputs, markup
+
+        valid = super().validate(extra_validators)
+        for field in self:
+            data = field.data
+            values = data if isinstance(data, list | tuple) else [data]
+            for value in values:
+                problem = None
+                if isinstance(value, str):
+                    problem = markup.text_problem(value)
+                elif isinstance(value, int) and not isinstance(value, bool) and not inputs.MIN_INT <= value <= inputs.MAX_ID:
+                    problem = "The number is too large."
+                if problem:
+                    field.errors = [*field.errors, problem]
+                    valid = False
+                    break
+        return valid
+
+
 def apply_errors(form: FlaskForm, exc: ValidationError) -> None:
     """Copy a service's field errors onto the form; unknown fields go to form.form_errors."""
     for name, message in exc.errors.items():
@@ -70,6 +119,14 @@ def page_arg(name: str = "page") -> int:
         return max(1, min(int(request.args.get(name, 1)), 10_000))
     except (TypeError, ValueError):
         return 1
+
+
+def id_arg(name: str) -> int | None:
+    """The id in query parameter `name` (a filter, a cursor), or None when it is missing or not
+    an id (app.services.inputs.id_or_none: never beyond 2^63 - 1)."""
+    from app.services import inputs
+
+    return inputs.id_or_none(request.args.get(name))
 
 
 def ago(moment: datetime | None) -> str:
@@ -129,33 +186,46 @@ class BadJSON(ValueError):
     """A request body that is not the JSON object an endpoint expects; str() is the reason."""
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def json_nesting(raw: bytes) -> int:
+    """How deeply a JSON text nests arrays and objects (brackets inside strings do not count)."""
+    depth = current = 0
+    for byte in _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw)):
+        current += 1 if byte in (0x5B, 0x7B) else -1
+        depth = max(depth, current)
+    return depth
+
+
 def json_object(max_depth: int = 32) -> dict:
     """The request's JSON body as a dict, or {} when there is none; raises BadJSON (a 400 with
-    the reason) for invalid JSON, a non-object, nesting deeper than `max_depth`, a number out of
-    range or a lone surrogate. One parser for every JSON endpoint."""
+    the reason) for invalid JSON, a non-object, nesting deeper than `max_depth`, a number no
+    column holds or text the text rule refuses (inputs.check_payload). One parser for every
+    JSON body: app.setup checks each one before any view runs, a view asks here for the data."""
     import json
     import math
 
-    from flask import request
+    from app.services import inputs
 
+    cached = getattr(request, "_kring_json", None)
+    if cached is not None:
+        return cached
     raw = request.get_data(cache=True)
     if not raw or not request.is_json:
         return {}
-    depth = current = 0
-    for byte in raw:  # bound nesting before json.loads recurses
-        if byte in (0x5B, 0x7B):
-            current += 1
-            depth = max(depth, current)
-        elif byte in (0x5D, 0x7D):
-            current -= 1
-    if depth > max_depth:
+    if json_nesting(raw) > max_depth:
         raise BadJSON("The JSON is nested too deeply.")
     try:
         data = json.loads(raw, parse_constant=lambda name: math.nan)
     except (ValueError, RecursionError) as exc:
-        raise BadJSON(f"The body is not valid JSON: {exc}") from None
+        raise BadJSON(f"The body is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise BadJSON("The body must be a JSON object.")
-    if any("\ud800" <= ch <= "\udfff" for ch in json.dumps(data, ensure_ascii=False)):
-        raise BadJSON("The body contains a lone surrogate.")
+    try:
+        inputs.check_payload(data)
+    except ValidationError as exc:
+        raise BadJSON(f"{exc.message} (in “{next(iter(exc.errors))}”)") from None
+    request._kring_json = data
     return data

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, ideas
 from app.setup import safe_next
-from app.views.helpers import apply_errors, page_arg, rate_limited
+from app.views.helpers import KringForm, apply_errors, page_arg, rate_limited
 from app.views.posts import post_view
 from app.wording import plural
 
 bp = Blueprint("ideas", __name__)
 
 
-class StatusForm(FlaskForm):
+class StatusForm(KringForm):
     """Field names carry the prefix "idea-" (ids stay unique on the post page); the page-wide
     CSRFProtect checks the token, which the template adds as a plain csrf_token field."""
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import click
 from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 
 from app.models import UserKind
 from app.services import departments, insight
 from app.services.insight import report
+from app.views.helpers import KringForm
 from app.wording import plural
 
 bp = Blueprint("insight", __name__)
@@ -20,7 +20,7 @@ FILTER_ARGS = ("period", "start", "end", "community", "department", "kind")
 TABLE_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz-")
 
 
-class FilterForm(FlaskForm):
+class FilterForm(KringForm):
     """The filters (a GET form: nothing changes, so no CSRF token)."""
 
     class Meta:

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import Optional
 
@@ -16,7 +15,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models.moderation import REPORT_CATEGORIES, TARGET_TYPES
 from app.services import access, audit, moderation, premoderation
-from app.views.helpers import Required, apply_errors, rate_limited
+from app.views.helpers import KringForm, Required, apply_errors, rate_limited
 
 bp = Blueprint("moderation", __name__)
 
@@ -32,16 +31,16 @@ def _ip() -> str | None:
     return request.remote_addr
 
 
-class ReportForm(FlaskForm):
+class ReportForm(KringForm):
     category = RadioField("What is wrong?", choices=[SelectChoice(k, v) for k, v in REPORT_CATEGORIES.items()], validators=[Required()])
     text = TextAreaField("Tell the moderators more (optional, required for “Something else”)")
 
 
-class NoteForm(FlaskForm):
+class NoteForm(KringForm):
     note = TextAreaField("Internal note", validators=[Required()])
 
 
-class RuleForm(FlaskForm):
+class RuleForm(KringForm):
     pattern = StringField("Word, phrase or pattern", validators=[Required()])
     is_regex = BooleanField("It is a regular expression")
     action = RadioField("What happens", choices=[SelectChoice("hold", "Hold the post for review"),
@@ -49,13 +48,13 @@ class RuleForm(FlaskForm):
     public_message = StringField("Message shown to the author when refused")
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(KringForm):
     hold_first_posts = IntegerField("Hold the first posts of new external accounts (0: off)",
                                     validators=[Optional()])
     confidential_words = TextAreaField("Confidential words (one per line): posts containing them get a warning")
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(KringForm):
     """Only the CSRF token."""
 
 

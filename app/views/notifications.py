@@ -7,7 +7,6 @@ import logging
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import BooleanField
 
@@ -15,6 +14,7 @@ from app.extensions import db
 from app.models import Community
 from app.services import notifications
 from app.setup import safe_next
+from app.views.helpers import KringForm, id_arg
 from app.wording import plural
 
 bp = Blueprint("notifications", __name__)
@@ -46,15 +46,10 @@ def _signed_in():
     """Every notification page needs a signed-in person."""
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**62 else None
-
-
 @bp.get("/notifications")
 def index():
     unread_only = request.args.get("unread") == "1"
-    before = _int_arg("before")
+    before = id_arg("before")
     page = notifications.page(current_user, before=before, unread_only=unread_only)
     return render_template("notifications/index.html", page=page, unread_only=unread_only, before=before)
 
@@ -83,10 +78,10 @@ def read_all():
     return redirect(safe_next(request.form.get("next"), url_for("notifications.index")))
 
 
-def _settings_form(prefs: dict[str, dict[str, bool]]) -> FlaskForm:
+def _settings_form(prefs: dict[str, dict[str, bool]]) -> KringForm:
     """A form with an in-app and an email checkbox for each kind, filled from `prefs` on GET."""
 
-    class SettingsForm(FlaskForm):
+    class SettingsForm(KringForm):
         pass
 
     for kind in notifications.KINDS:

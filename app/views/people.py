@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 
@@ -11,7 +10,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import UserKind
 from app.services import access, departments, people
-from app.views.helpers import Required, apply_errors, page_arg, send_upload
+from app.views.helpers import KringForm, Required, apply_errors, id_arg, page_arg, send_upload
 
 bp = Blueprint("people", __name__)
 
@@ -19,7 +18,7 @@ KIND_CHOICES = [("", "Everyone"), ("employee", "Employees"), ("customer", "Custo
                 ("partner", "Partners")]
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(KringForm):
     display_name = StringField("Name", validators=[Required()])
     job_title = StringField("Job title")
     department_id = SelectField("Department", validate_choice=False)
@@ -29,11 +28,11 @@ class ProfileForm(FlaskForm):
     languages = StringField("Languages")
 
 
-class AvatarForm(FlaskForm):
+class AvatarForm(KringForm):
     avatar = FileField("New picture", render_kw={"accept": "image/jpeg,image/png,image/gif,image/webp"}, validators=[Required()])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(KringForm):
     """Only the CSRF token (remove-avatar button)."""
 
 
@@ -50,8 +49,7 @@ def directory():
     q = request.args.get("q", "").strip()
     kind = request.args.get("kind", "").strip()
     tag = request.args.get("tag", "").strip()
-    dept_arg = request.args.get("department", "").strip()
-    department_id = int(dept_arg) if dept_arg.isdigit() else None
+    department_id = id_arg("department")
     if kind not in {k.value for k in UserKind}:
         kind = ""
     result = people.directory(current_user, q=q or None, kind=kind or None, tag=tag or None,

@@ -5,25 +5,24 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.services import access, policy
 from app.setup import safe_next
-from app.views.helpers import Required, apply_errors
+from app.views.helpers import KringForm, Required, apply_errors
 
 bp = Blueprint("policy", __name__)
 
 
-class GuidelinesForm(FlaskForm):
+class GuidelinesForm(KringForm):
     body = TextAreaField("Guidelines (Markdown)", validators=[Required()])
     material = BooleanField("Material change: everyone must accept this version before they write again")
     note = StringField("What changed (optional)")
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(KringForm):
     """Only the CSRF token."""
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -12,7 +11,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import IdeaStatus, PostKind
 from app.services import access, attachments, markup, policy, posts
-from app.views.helpers import Required, apply_errors, previewing, rate_limited
+from app.views.helpers import KringForm, Required, apply_errors, previewing, rate_limited
 
 bp = Blueprint("posts", __name__)
 
@@ -28,7 +27,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class PostForm(FlaskForm):
+class PostForm(KringForm):
     kind = RadioField("What are you posting?", choices=KIND_CHOICES, default="discussion", validators=[Required()])
     title = StringField("Title", validators=[Required()])
     body = TextAreaField("Text")

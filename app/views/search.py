@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import search
-from app.views.helpers import Required, apply_errors, rate_limited
+from app.views.helpers import KringForm, Required, apply_errors, rate_limited
 
 bp = Blueprint("search", __name__)
 
 
-class SavedForm(FlaskForm):
+class SavedForm(KringForm):
     name = StringField("Name")
     query = StringField("Search for", validators=[Required()])
     scope = RadioField("Where to look", default="readable", choices=[

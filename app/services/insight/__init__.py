@@ -27,7 +27,7 @@ from app import clock
 from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.models import Community, Department, InsightState, User, UserKind
-from app.services import access
+from app.services import access, inputs
 from app.services.access import can_see_organisation, managed_communities, may_open_insight  # noqa: F401
 from app.services.insight import sections
 from app.services.insight.report import Section, Table
@@ -181,7 +181,8 @@ def resolve_filters(scope: Scope, *, period: str | None = None, start: str | Non
     dept = None
     if (department or "").strip():
         raw = department.strip()
-        dept = db.session.get(Department, int(raw)) if raw.isdigit() and int(raw) < 2**62 else None
+        number = inputs.id_or_none(raw)
+        dept = db.session.get(Department, number) if number else None
         if dept is None:
             errors["department"] = "Choose a department from the list."
     person_kind = None
