@@ -43,7 +43,7 @@ RULES = {
     "people.profile": "person",
     # community contents
     "communities.show": "discover",
-    "communities.members": "read", "communities.topic": "read", "posts.create": "read", "api.mentions": "read",
+    "communities.about": "read", "communities.members": "read", "communities.topic": "read", "posts.create": "read", "api.mentions": "read",
     "chat.channel": "read", "chat.thread": "read", "chat.comments_fragment": "read", "posts.show": "read",
     "policy.community_show": "read", "policy.community_history": "read", "moderation.report": "read",
     "files.serve": "read_file",
