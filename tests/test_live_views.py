@@ -113,7 +113,7 @@ def test_promoting_a_message_opens_a_prefilled_post_form(app, make, login_as):
     assert login_as(bob).get(f"/c/{c.slug}/chat/{message}/promote").status_code == 403
     client = login_as(alice)
     html = client.get(f"/c/{c.slug}/chat/{message}/promote?kind=idea").get_data(as_text=True)
-    assert 'value="Let us add solar chargers to the shop"' in html and 'checked id="kind-1" name="kind" type="radio" value="idea"' in html
+    assert 'value="Let us add solar chargers to the shop"' in html and 'checked id="kind-1" name="kind" required type="radio" value="idea"' in html
     refused = post(client, f"/c/{c.slug}/chat/{message}/promote", {"kind": "idea", "title": "x", "body": "b"})
     assert refused.status_code == 400 and "at least 5 characters" in refused.get_data(as_text=True)
     done = post(client, f"/c/{c.slug}/chat/{message}/promote",

@@ -44,7 +44,8 @@ RULES = {
     # community contents
     "communities.show": "discover",
     "communities.about": "read", "communities.members": "read", "communities.topic": "read", "posts.create": "read", "api.mentions": "read",
-    "chat.channel": "read", "chat.thread": "read", "chat.comments_fragment": "read", "posts.show": "read",
+    "chat.channel": "read", "chat.thread": "read", "chat.comments_fragment": "read", "chat.idea_fragment": "read",
+    "posts.show": "read",
     "policy.community_show": "read", "policy.community_history": "read", "moderation.report": "read",
     "files.serve": "read_file",
     "posts.edit": "moderate", "posts.revisions": "moderate", "comments.edit": "moderate",

@@ -41,7 +41,8 @@ class TopicForm(KringForm):
 class InviteForm(KringForm):
     email = EmailField("Email address", validators=[Required()])
     kind = SelectField("If they have no account yet, invite them as",
-                       choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")])
+                       choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")],
+                       validators=[Required()])
     note = TextAreaField("Personal note (optional)")
 
 
