@@ -307,3 +307,27 @@ def socket_received(sock) -> list[dict]:
         else:
             out.append(e)
     return out
+
+
+ORIGIN = {"Origin": "http://127.0.0.1:5000"}  # the origin the test app allows for sockets
+
+
+@pytest.fixture
+def connect(app):
+    """connect(user, rooms=None) -> a socket test client signed in as `user`."""
+    made = []
+
+    def _connect(user, rooms=None, client=None):
+        client = client or app.test_client()
+        login(client, user)
+        from app.extensions import socketio
+
+        sock = socketio.test_client(app, flask_test_client=client, headers=ORIGIN,
+                                    auth={"rooms": rooms} if rooms is not None else None)
+        made.append(sock)
+        return sock
+
+    yield _connect
+    for sock in made:
+        if sock.is_connected():
+            sock.disconnect()

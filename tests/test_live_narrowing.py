@@ -13,28 +13,8 @@ from datetime import timedelta
 import pytest
 
 from app import clock, events
-from app.extensions import db, socketio
+from app.extensions import db
 from app.models import Community, MemberRole, Membership, Post, User, UserKind, Visibility
-from tests.conftest import login
-
-ORIGIN = {"Origin": "http://127.0.0.1:5000"}
-
-
-@pytest.fixture
-def connect(app):
-    made = []
-
-    def _connect(user, rooms):
-        client = app.test_client()
-        login(client, user)
-        sock = socketio.test_client(app, flask_test_client=client, headers=ORIGIN, auth={"rooms": rooms})
-        made.append(sock)
-        return sock
-
-    yield _connect
-    for sock in made:
-        if sock.is_connected():
-            sock.disconnect()
 
 
 @dataclass

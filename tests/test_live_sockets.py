@@ -9,28 +9,7 @@ from app.extensions import db, socketio
 from app.live import limits
 from app.live.manager import state_of
 from app.models import ChatMessage, User
-from tests.conftest import login, socket_received
-
-ORIGIN = {"Origin": "http://127.0.0.1:5000"}
-
-
-@pytest.fixture
-def connect(app):
-    """connect(user, rooms=None) -> a socket test client signed in as `user`."""
-    made = []
-
-    def _connect(user, rooms=None, client=None):
-        client = client or app.test_client()
-        login(client, user)
-        sock = socketio.test_client(app, flask_test_client=client, headers=ORIGIN,
-                                    auth={"rooms": rooms} if rooms is not None else None)
-        made.append(sock)
-        return sock
-
-    yield _connect
-    for sock in made:
-        if sock.is_connected():
-            sock.disconnect()
+from tests.conftest import ORIGIN, login, socket_received
 
 
 def names(sock) -> list[str]:

@@ -425,8 +425,9 @@ class LiveState:
                 db.session.remove()
 
 
-class KringManager(sio.Manager):
-    """The in-process manager (no REDIS_URL)."""
+class _Live:
+    """What both managers add: the live state started with the server, and what a connect
+    handler left for its socket sent once the connection is acknowledged."""
 
     live: LiveState
 
@@ -442,6 +443,10 @@ class KringManager(sio.Manager):
         for name, data in self.live.connected(sid):
             self.emit(name, data, namespace, room=sid, ignore_queue=True)
         return sid
+
+
+class KringManager(_Live, sio.Manager):
+    """The in-process manager (no REDIS_URL)."""
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
@@ -459,23 +464,8 @@ class KringManager(sio.Manager):
         return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
 
 
-class KringRedisManager(sio.RedisManager):
+class KringRedisManager(_Live, sio.RedisManager):
     """The manager with REDIS_URL: rooms shared by every process through Redis pub/sub."""
-
-    live: LiveState
-
-    def initialize(self):
-        super().initialize()
-        self.live.server = self.server
-        self.live.start_upkeep()
-
-    def connect(self, sid, namespace):
-        """python-socketio calls this right after it queued the connect acknowledgement: now
-        send what the connect handler left for the socket (its replay and presence)."""
-        sid = super().connect(sid, namespace)
-        for name, data in self.live.connected(sid):
-            self.emit(name, data, namespace, room=sid, ignore_queue=True)
-        return sid
 
     def _handle_emit(self, message):
         event = message.get("event")
