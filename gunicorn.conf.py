@@ -8,6 +8,12 @@ Environment: HOST (127.0.0.1), PORT (5000), KRING_THREADS (100), KRING_ACCESS_LO
 """
 import os
 
+import gunicorn.http.wsgi
+
+# gunicorn writes its own Server header on every response, whatever the app sets: name the
+# product, not the server software (the app leaves the header to it under gunicorn, app.setup)
+gunicorn.http.wsgi.SERVER = "Kring"
+
 _host = os.environ.get("HOST", "127.0.0.1")
 bind = f"[{_host}]:{os.environ.get('PORT', '5000')}" if ":" in _host else f"{_host}:{os.environ.get('PORT', '5000')}"
 workers = 1  # never more: Socket.IO state is per process

@@ -224,7 +224,8 @@ def init_security(app: Flask) -> None:
         host = request.host if re.fullmatch(r"[A-Za-z0-9.\[\]:-]{1,255}", request.host or "") else ""
         socket = f"{'wss' if request.is_secure else 'ws'}://{host}" if host else ""
         h.setdefault("Content-Security-Policy", csp.replace("{socket}", socket))  # own host only
-        h["Server"] = "Kring"  # not Werkzeug/gunicorn and the Python version
+        if not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+            h["Server"] = "Kring"  # not Werkzeug and the Python version (gunicorn: gunicorn.conf.py)
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("X-Frame-Options", "DENY")

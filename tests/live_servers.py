@@ -60,7 +60,9 @@ def session_cookie(app, user) -> str:
 class Server:
     """`python wsgi.py` (what `make run` starts) on a free port, in its own process."""
 
-    def __init__(self, tmp: Path, db_path: Path, port: int | None = None, **env) -> None:
+    def __init__(self, tmp: Path, db_path: Path, port: int | None = None, command: list[str] | None = None,
+                 **env) -> None:
+        self.command = command or [sys.executable, "wsgi.py"]
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tmp = tmp
@@ -81,7 +83,7 @@ class Server:
         })
         env.update({k: str(v) for k, v in self.extra.items()})
         self.log = open(self.tmp / f"server-{self.port}.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=env, stdout=self.log,
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(self._up, timeout=30, step=0.1, what=f"the server on port {self.port}")
 

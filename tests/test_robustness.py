@@ -149,3 +149,29 @@ def test_server_header_is_neutral_and_sockets_only_to_the_own_host(client):
     csp = response.headers["Content-Security-Policy"]
     connect = next(part for part in csp.split(";") if part.strip().startswith("connect-src")).split()
     assert connect == ["connect-src", "'self'", "wss://kring.example"]
+
+
+def test_the_production_server_sends_one_server_header_naming_kring(tmp_path):
+    """Served as deployed (gunicorn with gunicorn.conf.py), a response carries one Server
+    header, "Kring": neither gunicorn's name and version nor Werkzeug's and Python's."""
+    import http.client
+    import sys
+    from pathlib import Path
+
+    from tests.live_servers import Server, make_app
+
+    db_path = tmp_path / "served.db"
+    make_app(db_path)
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    server = Server(tmp_path, db_path, command=[gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"],
+                    KRING_ACCESS_LOG="off")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/signin")
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200
+        assert response.headers.get_all("Server") == ["Kring"]
+        conn.close()
+    finally:
+        server.stop()
