@@ -203,6 +203,8 @@ def test_bad_room_cursors_at_connect_are_refused_with_a_reason(app, make):
              f"community:{community.id} ": {"after": 2**64, "have": [2**64, "x"]}}
     sock = socketio.test_client(app, flask_test_client=client, headers=ORIGIN, auth={"rooms": rooms})
     assert sock.is_connected()
-    refused = [e["args"][0] for e in sock.get_received() if e["name"] == "room.refused"]
+    from tests.conftest import socket_received
+
+    refused = [e["args"][0] for e in socket_received(sock) if e["name"] == "room.refused"]
     assert len(refused) == len(rooms)
     assert all("wrong on our side" not in r["error"] for r in refused), refused

@@ -42,7 +42,7 @@ class InviteForm(KringForm):
     email = EmailField("Email address", validators=[Required()])
     kind = SelectField("If they have no account yet, invite them as",
                        choices=[SelectChoice("customer", "Customer"), SelectChoice("partner", "Partner")],
-                       validators=[Required()])
+                       validate_choice=False)  # the service checks it; a browser always sends one
     note = TextAreaField("Personal note (optional)")
 
 
@@ -295,7 +295,7 @@ def invite(slug: str):
     if form.validate_on_submit():
         try:
             done = communities.add_or_invite(current_user, slug, form.email.data or "",
-                                             form.kind.data if "kind" in form else None,
+                                             (form.kind.data or "customer") if "kind" in form else None,
                                              form.note.data or "", ip=request.remote_addr)
         except ValidationError as exc:
             db.session.rollback()
