@@ -62,6 +62,7 @@ import logging
 import threading
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from app.extensions import db, socketio
@@ -106,8 +107,6 @@ _WATCHED = {
 
 
 def _scopes_of(session: Session) -> set[tuple[str, int]]:
-    from sqlalchemy import inspect
-
     found: set[tuple[str, int]] = set()
     for obj in (*session.dirty, *session.deleted):  # a new row takes nothing away from anyone
         watched = _WATCHED.get(getattr(obj, "__tablename__", None))
