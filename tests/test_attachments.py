@@ -13,7 +13,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import Attachment, Community, Notification, Post, Topic, User
+from app.models import Attachment, Comment, Community, Notification, Post, Topic, User
 from app.services import attachments, comments, posts
 from tests.conftest import post as post_form
 
@@ -599,6 +599,59 @@ def test_every_refusal_of_the_post_form_keeps_the_file(app, make, login_as):
     with app.app_context():
         [row] = db.session.scalars(select(Attachment)).all()
         assert row.post_id == db.session.scalar(select(Post.id)) and row.original_name == "card.png"
+
+
+def test_every_refusal_of_the_comment_form_keeps_the_file(app, make, login_as):
+    """The comment form, like the post form: an empty text, the guidelines not accepted, the
+    personal-data warning; the chosen file stays attached through each (its name shown with a
+    "remove" box, sent back as a token) and lands on the comment."""
+    from app.services import policy
+
+    social = make.user("employee", is_global_manager=True)
+    with app.app_context():
+        community = make.community("open", manager=social, topics=("Trips",))
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
+        post = posts.create(_u(social), community.slug, "discussion", "Team trip", "Where to?", [topic_id])
+        policy.save(_u(social), "# Be kind\nNo spam.")
+        post_id = post.id
+    client = login_as(make.user("employee"))
+    url = f"/p/{post_id}/comments"
+    data = {"body": "", "files": [(io.BytesIO(_image("PNG")), "map.png", "image/png")]}
+    steps = [({}, "accept"), ({"accept_guidelines": "1"}, "Write"),
+             ({"body": "Call me: +31 6 1234 5678"}, "phone number")]
+    for extra, error in steps:
+        data.update(extra)
+        resp = post_form(client, url, data, content_type="multipart/form-data")
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and error in html, (extra, html[:300])
+        assert "attached: <strong>map.png</strong>" in html
+        data.pop("files", None)
+        data["pending"] = _held_tokens(html)
+        assert len(data["pending"]) == 1
+    done = post_form(client, url, {**data, "confirm_sensitive": "1"}, content_type="multipart/form-data")
+    assert done.status_code == 302
+    with app.app_context():
+        [row] = db.session.scalars(select(Attachment)).all()
+        comment_id = db.session.scalar(select(Comment.id))
+        assert row.comment_id == comment_id and row.post_id is None and row.original_name == "map.png"
+        assert row.pending_token is None
+
+
+def test_a_pending_file_is_removed_from_the_comment_form_when_ticked(app, make, login_as):
+    with app.app_context():
+        community = make.community("open", topics=("Trips",))
+        topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
+        author = make.user("employee")
+        post_id = posts.create(_u(author), community.slug, "discussion", "Team trip", "x", [topic_id]).id
+    client = login_as(make.user("employee"))
+    url = f"/p/{post_id}/comments"
+    html = post_form(client, url, {"body": " ", "files": [(io.BytesIO(_image("JPEG")), "a.jpg", "image/jpeg")]},
+                     content_type="multipart/form-data").get_data(as_text=True)
+    [token] = _held_tokens(html)
+    done = post_form(client, url, {"body": "No photo after all.", "pending": [token], "unattach": [token]})
+    assert done.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0
 
 
 def test_nobody_else_can_claim_a_pending_upload(app, make, login_as):

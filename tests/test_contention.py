@@ -170,6 +170,45 @@ def test_queued_markers_are_written_in_the_background(sqlite_app, place, monkeyp
             == {author.id, reader.id}
 
 
+def test_a_page_served_while_the_markers_are_written_shows_the_post_as_read(sqlite_app, place, monkeypatch):
+    """The flush has taken the queue but not committed yet: a page rendered in that moment
+    still shows the post as read (the batch being written counts as queued), and the person's
+    newer marker set meanwhile (their own comment) is written after it, not lost."""
+    community, _author, reader, post_id, _db = place
+    client, _token = _client(sqlite_app, reader, f"/c/{community.slug}")
+    with sqlite_app.app_context():
+        post = db.session.get(Post, post_id)
+        post.last_activity_at = clock.utcnow() - timedelta(seconds=5)
+        db.session.commit()
+    assert client.get(f"/p/{post_id}").status_code == 200
+    started, release = threading.Event(), threading.Event()
+    real_write = reads._write
+
+    def slow_write(batch):
+        started.set()
+        assert release.wait(WAIT)
+        real_write(batch)
+
+    monkeypatch.setattr(reads, "_write", slow_write)
+    flusher = threading.Thread(target=reads.flush, args=(sqlite_app,))
+    flusher.start()
+    try:
+        assert started.wait(WAIT), "the flush never started"
+        assert "is-unread" not in client.get(f"/c/{community.slug}").get_data(as_text=True)
+        later = clock.utcnow() + timedelta(minutes=1)
+        with sqlite_app.app_context():
+            reads.advance(reader.id, post_id, later)  # what the reader's own comment does
+    finally:
+        release.set()
+        flusher.join(WAIT)
+    assert not flusher.is_alive()
+    monkeypatch.setattr(reads, "_write", real_write)
+    reads.flush(sqlite_app)
+    with sqlite_app.app_context():
+        assert db.session.scalar(select(PostRead.read_at).where(PostRead.post_id == post_id,
+                                                                PostRead.user_id == reader.id)) == later
+
+
 def test_markers_of_deleted_posts_are_dropped_not_fatal(sqlite_app, place):
     _community, _author, reader, post_id, _db = place
     with sqlite_app.app_context():

@@ -117,8 +117,11 @@ def for_edit(actor, comment_id) -> tuple[access.PostAccess, Comment]:
 
 # --- writing ------------------------------------------------------------------------------
 
-def add(author, post_id: int, body: str, parent_id=None, files=(), *, confirm_sensitive: bool = False) -> Comment:
-    """Comment on a post the author may read (a reply when parent_id is given). Returns it.
+def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=(),
+        confirm_sensitive: bool = False) -> Comment:
+    """Comment on a post the author may read (a reply when parent_id is given), with `files`
+    and the author's pending uploads named by the tokens in `pending`
+    (app.services.attachments.hold). Returns it.
 
     Raises NotFound (post), Forbidden (deleted post; locked post unless a moderator),
     ValidationError (body, parent, files; pre-moderation: "body", "confirm_sensitive").
@@ -156,8 +159,8 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, confirm_se
                       held_at=now if held else None, held_reason=held[:300] if held else None)
     db.session.add(comment)
     db.session.flush()
-    if uploads:
-        attachments.attach(author, uploads, comment=comment)
+    if uploads or pending:
+        attachments.attach(author, uploads, comment=comment, pending=pending)
     follows.ensure(author, "post", post.id)
     if not held:
         _bump(Post, post, "comment_count", 1)

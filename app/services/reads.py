@@ -5,7 +5,9 @@ one transaction FLUSH_SECONDS later (`flush`), and again at exit. So a page view
 lock and does not wait for one, and a hundred page views cost one short write, not a hundred.
 
 Until a marker is written, `read_at` reads the queue together with the table, so the person's
-next page already shows the post as read. Each process writes its own queue (with several
+next page already shows the post as read; so does a page whose transaction began just before a
+flush committed (the batch being written, and the last one written for RECENT_SECONDS, count
+as queued). Each process writes its own queue (with several
 processes, a person's next page is served by the same one behind sticky sessions; elsewhere
 it shows as read after the flush). A flush that finds the database busy keeps its markers for
 the next one. Markers of people or posts deleted in the meantime are dropped.
@@ -16,6 +18,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 import weakref
 from collections import Counter
 from datetime import datetime
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0  # the longest a marker waits in memory (a short, single write per batch)
 RETRIES = 5          # flushes in a row that may fail for a busy database before markers are dropped
 CHUNK = 400          # markers per statement (SQLite's limit on bound variables)
+RECENT_SECONDS = 10.0  # a written batch still counts as queued this long (older snapshots)
 
 _queues: weakref.WeakSet = weakref.WeakSet()
 
@@ -44,6 +48,9 @@ class _Queue:
         self.lock = threading.Lock()      # guards pending, timer and failures
         self.flushing = threading.Lock()  # one flush at a time: flush() waits for one under way
         self.pending: dict[tuple[int, int], datetime] = {}
+        self.writing: dict[tuple[int, int], datetime] = {}  # the batch a flush is writing now
+        self.recent: dict[tuple[int, int], datetime] = {}   # the last batch written ...
+        self.recent_until = 0.0                             # ... until this time.monotonic()
         self.timer: threading.Timer | None = None
         self.failures = 0
 
@@ -65,46 +72,67 @@ class _Queue:
         with self.flushing:
             with self.lock:
                 batch, self.pending = self.pending, {}
+                self.writing = batch
                 if self.timer is not None and self.timer is not threading.current_thread():
                     self.timer.cancel()
                 self.timer = None
             if not batch:
                 return 0
             try:
-                with self.app.app_context():
-                    try:
-                        _write(batch)
-                    finally:
-                        db.session.remove()
-            except OperationalError:  # busy or away for a moment: keep them for the next flush
+                return self._write_batch(batch)
+            finally:
                 with self.lock:
-                    self.failures += 1
-                    if self.failures > RETRIES:
-                        log.exception("dropping %d read markers: the database stayed busy", len(batch))
-                        self.failures = 0
-                        return 0
-                    log.warning("read markers not written (database busy); retrying", exc_info=True)
-                    for key, at in batch.items():
-                        if key not in self.pending or self.pending[key] < at:
-                            self.pending[key] = at
-                    self._schedule()
-                return 0
-            except Exception:  # noqa: BLE001 - a background writer must not die on one bad batch
-                log.exception("dropping %d read markers that could not be written", len(batch))
-                return 0
+                    self.writing = {}
+
+    def _write_batch(self, batch: dict[tuple[int, int], datetime]) -> int:
+        try:
+            with self.app.app_context():
+                try:
+                    _write(batch)
+                finally:
+                    db.session.remove()
+        except OperationalError:  # busy or away for a moment: keep them for the next flush
             with self.lock:
-                self.failures = 0
-            return len(batch)
+                self.failures += 1
+                if self.failures > RETRIES:
+                    log.exception("dropping %d read markers: the database stayed busy", len(batch))
+                    self.failures = 0
+                    return 0
+                log.warning("read markers not written (database busy); retrying", exc_info=True)
+                for key, at in batch.items():
+                    if key not in self.pending or self.pending[key] < at:
+                        self.pending[key] = at
+                self._schedule()
+            return 0
+        except Exception:  # noqa: BLE001 - a background writer must not die on one bad batch
+            log.exception("dropping %d read markers that could not be written", len(batch))
+            return 0
+        with self.lock:
+            self.failures = 0
+            self.recent, self.recent_until = batch, time.monotonic() + RECENT_SECONDS
+        return len(batch)
 
     def advance(self, user_id: int, post_id: int, at: datetime) -> None:
         with self.lock:
             key = (user_id, post_id)
             if key in self.pending and self.pending[key] < at:
                 self.pending[key] = at
+            elif key not in self.pending and key in self.writing and self.writing[key] < at:
+                self.pending[key] = at  # being written with the older time: write this one next
+                self._schedule()
 
     def seen(self, user_id: int, post_ids) -> dict[int, datetime]:
+        """The person's markers not in the table yet (or only just): queued, being written,
+        or written in the last RECENT_SECONDS; the latest of them per post."""
         with self.lock:
-            return {pid: self.pending[(user_id, pid)] for pid in post_ids if (user_id, pid) in self.pending}
+            recent = self.recent if time.monotonic() < self.recent_until else {}
+            found: dict[int, datetime] = {}
+            for source in (recent, self.writing, self.pending):
+                for pid in post_ids:
+                    at = source.get((user_id, pid))
+                    if at is not None and (pid not in found or found[pid] < at):
+                        found[pid] = at
+            return found
 
 
 def _queue(app: Flask | None = None) -> _Queue:

@@ -10,7 +10,7 @@ from wtforms import StringField, TextAreaField
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, comments, inputs, policy
-from app.views.helpers import KringForm, Required, apply_errors, rate_limited
+from app.views.helpers import KringForm, Required, apply_errors, hold_uploads, pending_uploads, rate_limited
 
 bp = Blueprint("comments", __name__)
 
@@ -44,11 +44,14 @@ def add(post_id: int):
     try:
         if request.form.get("accept_guidelines"):
             policy.accept(current_user, access.post_for(current_user, post_id, "read").community.community.id)
-        comment = comments.add(current_user, post_id, body, parent_id, files=files,
+        comment = comments.add(current_user, post_id, body, parent_id, files=files, pending=pending_uploads(),
                                confirm_sensitive=bool(request.form.get("confirm_sensitive")))
     except ValidationError as exc:
         db.session.rollback()
-        return _show_with_error(post_id, exc, body, parent_id)
+        held, refused = hold_uploads(files)  # the chosen files stay attached to the form
+        if refused is not None and "files" not in exc.errors:
+            exc = ValidationError({**exc.errors, **refused.errors})
+        return _show_with_error(post_id, exc, body, parent_id, held)
     if comment.held_at:
         flash("Thank you: your comment waits for a moderator's review before others see it.", "success")
     else:
@@ -56,15 +59,16 @@ def add(post_id: int):
     return _at(post_id, comment.id)
 
 
-def _show_with_error(post_id: int, exc: ValidationError, body: str, parent_id):
-    """Re-render the post page with the message next to the form, keeping what was typed."""
+def _show_with_error(post_id: int, exc: ValidationError, body: str, parent_id, held=()):
+    """Re-render the post page with the message next to the form, keeping what was typed and
+    the files chosen (`held`: pending uploads, app.services.attachments.Pending)."""
     from app.views.posts import post_view
 
     pacc = access.post_for(current_user, post_id, "read")
     view = post_view(current_user, pacc)
     parent = inputs.id_or_none(parent_id)
     return render_template("posts/show.html", pacc=pacc, comment_error=exc.message, comment_errors=exc.errors,
-                           comment_text=body, comment_parent_id=parent, **view), 400
+                           comment_text=body, comment_parent_id=parent, comment_held=list(held), **view), 400
 
 
 @bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])

@@ -113,6 +113,37 @@ def apply_errors(form: FlaskForm, exc: ValidationError) -> None:
             form.form_errors.append(message)
 
 
+def pending_uploads() -> list[str]:
+    """Tokens of the pending uploads a form carries back (files kept from a refused or
+    previewed submit, app.services.attachments.hold), less the ones ticked "remove" (those
+    are deleted now)."""
+    from flask_login import current_user
+
+    from app.services import attachments
+
+    removed = set(request.form.getlist("unattach"))
+    for token in removed:
+        attachments.drop_pending(current_user, token)
+    return [t for t in request.form.getlist("pending") if t not in removed]
+
+
+def hold_uploads(files) -> tuple[list, ValidationError | None]:
+    """A form is shown again (an error, a preview): keep its chosen `files` as pending
+    uploads, so they need not be chosen again. Returns what the form shows as attached, and
+    the error when a file itself was refused (then only the earlier pending ones are kept)."""
+    from flask_login import current_user
+
+    from app.extensions import db
+    from app.services import attachments
+
+    tokens = pending_uploads()
+    try:
+        return attachments.hold(current_user, files, keep=tokens), None
+    except ValidationError as exc:
+        db.session.rollback()
+        return attachments.pending(current_user, tokens), exc
+
+
 def page_arg(name: str = "page") -> int:
     """The ?page= number, at least 1; garbage means 1."""
     try:

@@ -11,7 +11,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import IdeaStatus, PostKind
 from app.services import access, attachments, markup, policy, posts
-from app.views.helpers import KringForm, Required, apply_errors, previewing, rate_limited
+from app.views.helpers import KringForm, Required, apply_errors, hold_uploads, pending_uploads, previewing, rate_limited
 
 bp = Blueprint("posts", __name__)
 
@@ -46,26 +46,12 @@ def _files(form: PostForm) -> list:
     return [f for f in (form.files.data or []) if getattr(f, "filename", "")]
 
 
-def _pending() -> list[str]:
-    """Tokens of the pending uploads the form carries, less the ones ticked "remove" (those
-    are deleted now)."""
-    removed = set(request.form.getlist("unattach"))
-    for token in removed:
-        attachments.drop_pending(current_user, token)
-    return [t for t in request.form.getlist("pending") if t not in removed]
-
-
 def _keep_files(form: PostForm) -> list:
-    """The form is shown again (an error, a preview): keep its files as pending uploads, so
-    they need not be chosen again. Returns what the form shows as attached."""
-    tokens = _pending()
-    try:
-        return attachments.hold(current_user, _files(form), keep=tokens)
-    except ValidationError as exc:
-        db.session.rollback()
-        if exc.errors.get("files") not in form.files.errors:
-            apply_errors(form, exc)
-        return attachments.pending(current_user, tokens)
+    """The form is shown again: its files stay attached as pending uploads (hold_uploads)."""
+    held, exc = hold_uploads(_files(form))
+    if exc is not None and exc.errors.get("files") not in form.files.errors:
+        apply_errors(form, exc)
+    return held
 
 
 @bp.before_request
@@ -96,7 +82,7 @@ def create(slug: str):
                 if form.accept_guidelines.data:
                     policy.accept(current_user, acc.community.id)
                 post = posts.create(current_user, slug, form.kind.data, form.title.data, form.body.data,
-                                    form.topics.data, files=_files(form), pending=_pending(),
+                                    form.topics.data, files=_files(form), pending=pending_uploads(),
                                     confirm_sensitive=bool(form.confirm_sensitive.data))
             except ValidationError as exc:
                 db.session.rollback()
@@ -160,7 +146,7 @@ def edit(post_id: int):
         else:
             try:
                 posts.edit(current_user, post_id, form.title.data, form.body.data, form.topics.data,
-                           form.reason.data or "", files=_files(form), pending=_pending())
+                           form.reason.data or "", files=_files(form), pending=pending_uploads())
             except ValidationError as exc:
                 db.session.rollback()
                 apply_errors(form, exc)
