@@ -6,6 +6,7 @@ These start `python wsgi.py` in subprocesses on free ports (SQLite file shared),
 them with python-socketio clients."""
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -220,3 +221,43 @@ def test_a_long_polling_client_that_missed_hundreds_of_messages_connects_and_get
     assert b.duplicates() == {} and sorted(b.received) == sorted([*missed, new])
     assert [s["room"] for s in b.named("presence.state")] == [room]
     assert [r["room"] for r in b.named("room.refused")] == [f"community:{internal.id}"]
+
+
+def test_a_long_polling_client_in_a_busy_room_gets_every_event_however_many_queue_up(tmp_path, servers):
+    """Between two polls of a long-polling client, 40 messages are committed in its room, one
+    by one (40 separate events, not one replay). The next poll must not carry more packets
+    than python-engineio's client decodes (16): the client stays connected and gets each
+    message once, in order."""
+    started, clients = servers
+    db_path = tmp_path / "live.db"
+    app = make_app(db_path)
+    make = Factory(app)
+    alice, bob = make.user("employee", name="Alice"), make.user("customer", name="Bob")
+    community = make.community("open")
+    room = f"community:{community.id}"
+    server = Server(tmp_path, db_path)
+    started.append(server)
+    b = LiveClient(server, session_cookie(app, bob), room, transports=["polling"])
+    clients.append(b)
+    wait_for(lambda: b.named("presence.state"), what="Bob in the room")
+    gate = threading.Event()
+    gate.set()
+    eio = b.sio.eio
+    real_request = eio._send_request
+
+    def gated(method, url, *args, **kwargs):
+        if method == "GET":
+            assert gate.wait(60), "the gate stayed closed"
+        return real_request(method, url, *args, **kwargs)
+
+    eio._send_request = gated
+    a = LiveClient(server, session_cookie(app, alice), room)
+    clients.append(a)
+    gate.clear()  # Bob's next poll waits: what is sent meanwhile queues up on the server
+    sent = [a.send_until_acked(f"busy {i}", key=f"busy-{i:04d}") for i in range(40)]
+    gate.set()
+    wait_for(lambda: b.has_all(sent), timeout=30, what="the 40 messages sent between two polls")
+    assert b.sio.connected and b.connects == 1  # never cut off, no reconnect (no replay) needed
+    assert b.duplicates() == {}
+    with b.lock:
+        assert [i for i in b.received if i in set(sent)] == sent  # in the order they were sent

@@ -33,6 +33,7 @@ from app import events
 from app.errors import DomainError, ValidationError
 from app.extensions import db, socketio
 from app.live import chat as _chat_handlers  # noqa: F401 - registers the chat.* events
+from app.live import patches as _patches  # noqa: F401 - polling responses python clients can decode
 from app.live.guard import error, live_event, ok, person
 from app.live.manager import NAMESPACE, state_of
 from app.models import User
@@ -107,9 +108,9 @@ FRAME_EVENTS = 1_000  # events per live.batch frame of a replay
 
 def frames(items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     """Events for one socket as few frames as possible: a lone event as itself, more as
-    `live.batch` frames of up to FRAME_EVENTS. (python-engineio's client refuses a long-polling
-    response of more than 16 packets, and the server puts everything queued into one: a
-    replay of 300 messages sent one by one cuts such a client off.)"""
+    `live.batch` frames of up to FRAME_EVENTS: a replay of 300 messages is one packet, not 300
+    (app.live.patches keeps a long-polling response to 16 packets, which python clients decode;
+    so 300 packets would take 19 polls)."""
     if len(items) <= 1:
         return list(items)
     return [(events.BATCH, {"room": None, "events": [[name, data] for name, data in items[i:i + FRAME_EVENTS]]})
