@@ -2,10 +2,13 @@
 uploaded images."""
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import datetime
 
-from flask import abort, request, send_file
+from flask import abort, current_app, request, send_file
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto as _AUTO
 from flask_wtf.form import _is_submitted
@@ -13,7 +16,8 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 from app import clock
 from app.errors import ValidationError
-from app.services import storage
+from app.extensions import db, limiter
+from app.services import access, attachments, inputs, markup, storage
 from app.wording import plural
 
 SAFE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
@@ -21,8 +25,6 @@ SAFE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 
 def _rate_key() -> str:
     """Limits count per signed-in person (all their devices together), else per address."""
-    from flask_login import current_user
-
     if getattr(current_user, "is_authenticated", False):
         return f"user:{current_user.id}"
     return f"ip:{request.remote_addr or '?'}"
@@ -50,10 +52,6 @@ def rate_limited(config_key: str, methods: tuple[str, ...] = ("POST",), exempt_w
     limit the app answers 429 with Retry-After (app.setup's handler). `exempt_when`: a
     predicate for requests the view answers without writing (e.g. `previewing`, for a view
     that stores nothing on preview); only such a view may pass one."""
-    from flask import current_app
-
-    from app.extensions import limiter
-
     return limiter.limit(lambda: current_app.config[config_key], methods=list(methods), key_func=_rate_key,
                          scope=config_key, exempt_when=exempt_when)
 
@@ -84,8 +82,6 @@ class KringForm(FlaskForm):
             return ImmutableMultiDict(pairs)
 
     def validate(self, extra_validators=None) -> bool:
-        from app.services import inputs, markup
-
         valid = super().validate(extra_validators)
         for field in self:
             data = field.data
@@ -117,10 +113,6 @@ def pending_uploads() -> list[str]:
     """Tokens of the pending uploads a form carries back (files kept from a refused or
     previewed submit, app.services.attachments.hold), less the ones ticked "remove" (those
     are deleted now)."""
-    from flask_login import current_user
-
-    from app.services import attachments
-
     removed = set(request.form.getlist("unattach"))
     for token in removed:
         attachments.drop_pending(current_user, token)
@@ -131,11 +123,6 @@ def hold_uploads(files) -> tuple[list, ValidationError | None]:
     """A form is shown again (an error, a preview): keep its chosen `files` as pending
     uploads, so they need not be chosen again. Returns what the form shows as attached, and
     the error when a file itself was refused (then only the earlier pending ones are kept)."""
-    from flask_login import current_user
-
-    from app.extensions import db
-    from app.services import attachments
-
     tokens = pending_uploads()
     try:
         return attachments.hold(current_user, files, keep=tokens), None
@@ -155,8 +142,6 @@ def page_arg(name: str = "page") -> int:
 def id_arg(name: str) -> int | None:
     """The id in query parameter `name` (a filter, a cursor), or None when it is missing or not
     an id (app.services.inputs.id_or_none: never beyond 2^63 - 1)."""
-    from app.services import inputs
-
     return inputs.id_or_none(request.args.get(name))
 
 
@@ -202,10 +187,6 @@ def send_upload(key: str):
 def header_roles():
     """access.header_roles for the signed-in person, computed once per request (the header asks
     several times). Kept on the request object, so nothing outlives the request."""
-    from flask_login import current_user
-
-    from app.services import access
-
     cached = getattr(request, "_kring_header_roles", None)
     if cached is None:
         cached = access.header_roles(current_user)
@@ -235,11 +216,6 @@ def json_object(max_depth: int = 32) -> dict:
     the reason) for invalid JSON, a non-object, nesting deeper than `max_depth`, a number no
     column holds or text the text rule refuses (inputs.check_payload). One parser for every
     JSON body: app.setup checks each one before any view runs, a view asks here for the data."""
-    import json
-    import math
-
-    from app.services import inputs
-
     cached = getattr(request, "_kring_json", None)
     if cached is not None:
         return cached
