@@ -6,7 +6,6 @@ import math
 import re
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from flask import Flask, Request, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -381,17 +380,6 @@ def database_busy(exc: BaseException) -> bool:
         return False
     text = str(getattr(exc, "orig", exc)).lower()
     return any(marker in text for marker in _BUSY_MARKERS)
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Only allow redirects to a path on this site (no scheme, no host, no //)."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
-        return default
-    return target
 
 
 def register_template_helpers(app: Flask) -> None:

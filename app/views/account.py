@@ -30,8 +30,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import User
 from app.services import privacy, totp
-from app.setup import safe_next
-from app.views.helpers import KringForm, Required, apply_errors, rate_limited
+from app.views.helpers import KringForm, Required, apply_errors, rate_limited, safe_next
 
 bp = Blueprint("account", __name__)
 

@@ -39,8 +39,7 @@ from app.errors import Throttled, ValidationError
 from app.extensions import db, limiter
 from app.models import MemberRole, User, Visibility
 from app.services import access, accounts, communities, invitations, settings, totp
-from app.setup import safe_next
-from app.views.helpers import KringForm, Required, apply_errors
+from app.views.helpers import KringForm, Required, apply_errors, safe_next
 
 bp = Blueprint("auth", __name__)
 

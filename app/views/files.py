@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 from werkzeug.utils import secure_filename
 
 from app.services import attachments, storage
-from app.setup import safe_next
+from app.views.helpers import safe_next
 
 bp = Blueprint("files", __name__)
 

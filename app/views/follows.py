@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from app.errors import ValidationError
 from app.services import follows, inputs
-from app.setup import safe_next
+from app.views.helpers import safe_next
 
 bp = Blueprint("follows", __name__)
 

@@ -6,6 +6,7 @@ import json
 import math
 import re
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, request, send_file
 from flask_login import current_user
@@ -129,6 +130,17 @@ def hold_uploads(files) -> tuple[list, ValidationError | None]:
     except ValidationError as exc:
         db.session.rollback()
         return attachments.pending(current_user, tokens), exc
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only allow redirects to a path on this site (no scheme, no host, no //)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target
 
 
 def page_arg(name: str = "page") -> int:

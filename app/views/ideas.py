@@ -9,8 +9,7 @@ from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access, ideas
-from app.setup import safe_next
-from app.views.helpers import KringForm, apply_errors, page_arg, rate_limited
+from app.views.helpers import KringForm, apply_errors, page_arg, rate_limited, safe_next
 from app.views.posts import post_view
 from app.wording import plural
 

@@ -13,8 +13,7 @@ from wtforms import BooleanField
 from app.extensions import db
 from app.models import Community
 from app.services import notifications
-from app.setup import safe_next
-from app.views.helpers import KringForm, id_arg
+from app.views.helpers import KringForm, id_arg, safe_next
 from app.wording import plural
 
 bp = Blueprint("notifications", __name__)

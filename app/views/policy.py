@@ -10,8 +10,7 @@ from wtforms import BooleanField, StringField, TextAreaField
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.services import access, policy
-from app.setup import safe_next
-from app.views.helpers import KringForm, Required, apply_errors
+from app.views.helpers import KringForm, Required, apply_errors, safe_next
 
 bp = Blueprint("policy", __name__)
 
