@@ -34,7 +34,7 @@ help:
 	@echo "make migrate   apply database migrations"
 	@echo "make seed      load the demo organisation (only into an empty database)"
 	@echo "make worker    run background jobs in their own process (at scale)"
-	@echo "make lint      ruff"
+	@echo "make lint      ruff, and the import layers contract (.importlinter)"
 	@echo "make clean     remove caches, node_modules and vendored files (keeps .venv and instance/)"
 	@echo "make distclean clean, and remove .venv too"
 
@@ -96,6 +96,7 @@ worker: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf node_modules $(VENDOR) .pytest_cache .ruff_cache .hypothesis test-results $(VENV_STAMP)
