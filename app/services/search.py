@@ -730,15 +730,3 @@ def sync() -> int:
         rebuild.rebuild(procs=1)
         return 0
     return indexer.catch_up(path)
-
-
-# --- demo -----------------------------------------------------------------------------------------
-
-def seed_demo(by_local: dict[str, User]) -> None:
-    """Saved searches of the demo: Anna listens for returns, Sofia across her communities."""
-    anna, sofia = by_local.get("anna"), by_local.get("sofia")
-    if anna is not None:
-        save(anna, "Returns and refunds", "return* OR refund*", alerts=True)
-    if sofia is not None:
-        save(sofia, "Complaints everywhere I manage", "complaint* OR disappointed OR broken",
-             scope="managed" if can_save_managed(sofia) else "readable")

@@ -2,7 +2,7 @@
 partners accept them on their next post), watched words in Customer Ideas (legal threats are
 held for review, follower-selling spam is blocked), a held customer post, open reports in the
 queue, one spam comment already hidden, and an internal note. Called at the end of
-app.demo.seed, through the same services the social team uses, so the audit log has a history.
+app.demo.organisation, through the same services the social team uses, so the audit log has a history.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import ChatMessage, Comment, Community, Post, Topic, User, UserKind
+from app.services import comments, moderation, policy, posts, premoderation
 
 GUIDELINES = """\
 ## How we talk with each other on Kring
@@ -32,8 +33,6 @@ Questions about them? Ask the social team in *Returns & Service* or write to sof
 
 
 def seed(by_local: dict[str, User]) -> None:
-    from app.services import comments, moderation, policy, posts, premoderation
-
     now = clock.utcnow()
     sofia, anna = by_local["sofia"], by_local["anna"]
     ideas = db.session.scalar(select(Community).where(Community.slug == "customer-ideas"))

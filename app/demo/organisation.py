@@ -6,13 +6,38 @@ Later features extend `seed()` with their own content (posts, experts, chat, ...
 """
 from __future__ import annotations
 
+import io
 import random
+from datetime import timedelta
 
+from flask import current_app
+from PIL import Image, ImageDraw
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
 
+from app import clock
+from app.demo import chat as demo_chat
+from app.demo import experts as demo_experts
+from app.demo import insight as demo_insight
+from app.demo import moderation as demo_moderation
+from app.demo import searches as demo_searches
+from app.demo.content import POSTS
+from app.errors import ValidationError
 from app.extensions import db
-from app.models import User, UserKind
-from app.services import accounts, communities, departments, invitations, people, settings
+from app.models import Community, Post, PostKind, Topic, User, UserKind
+from app.services import (
+    accounts,
+    asks,
+    comments,
+    communities,
+    departments,
+    ideas,
+    invitations,
+    jobs,
+    people,
+    posts,
+    settings,
+)
 
 DEMO_PASSWORD = "kring-demo-2026"
 
@@ -120,7 +145,6 @@ def seed() -> str:
     (scrypt): loading 45 accounts then takes a second, not twenty."""
     if has_data():
         raise RuntimeError("the database already has people; demo data goes into an empty one")
-    from flask import current_app
 
     configured = current_app.config["PASSWORD_HASH_METHOD"]
     current_app.config["PASSWORD_HASH_METHOD"] = "pbkdf2:sha256:20000"
@@ -186,22 +210,12 @@ def _seed() -> str:
     settings.set_value(admin, "open_signup", True)
     db.session.commit()
     n_posts = _seed_posts(by_local)
-    from app import experts_demo
-
-    experts_demo.seed(by_local)
+    demo_experts.seed(by_local)
     _seed_asks()
-    from app import insight_demo
-
-    insight_demo.seed(by_local)  # months of history first: the live conversations of today come after it
-    from app import chat_demo
-
-    chat_demo.seed(by_local)
-    from app import moderation_demo
-
-    moderation_demo.seed(by_local)
-    from app.services import search
-
-    search.seed_demo(by_local)
+    demo_insight.seed(by_local)  # months of history first: the live conversations of today come after it
+    demo_chat.seed(by_local)
+    demo_moderation.seed(by_local)
+    demo_searches.seed(by_local)
     return (f"Demo organisation loaded: {len(employees)} employees, {len(customers)} customers, "
             f"{len(partners)} partners, {len(COMMUNITIES)} communities, {n_posts} posts. Password for "
             f"every demo account: {DEMO_PASSWORD}")
@@ -211,13 +225,6 @@ def _seed_posts(by_local: dict[str, User]) -> int:
     """Posts, comments, votes, likes, official responses and a merged duplicate, spread over the
     past weeks (the clock is moved back for each, then restored). Notification jobs are run so
     people find their notifications waiting."""
-    from datetime import timedelta
-
-    from app import clock
-    from app.demo_content import POSTS
-    from app.models import Community, Topic
-    from app.services import comments, ideas, jobs, posts
-
     now = clock.utcnow()
     made: dict[str, int] = {}
     try:
@@ -258,10 +265,6 @@ def _seed_posts(by_local: dict[str, User]) -> int:
 
 def _seed_asks() -> int:
     """The authors of the newest questions ask an expert of the topic to answer (one each)."""
-    from app.errors import ValidationError
-    from app.models import Post, PostKind
-    from app.services import asks
-
     made = 0
     for post in db.session.scalars(select(Post).where(Post.kind == PostKind.QUESTION, Post.deleted_at.is_(None),
                                                       Post.author_id.isnot(None))
@@ -279,10 +282,6 @@ def _demo_images(title: str) -> list:
     """A generated picture for a couple of posts (the demo has no photos to ship)."""
     if title not in {"We removed 38 tonnes of plastic from our parcels", "First impressions of the Ultralight 2 prototype"}:
         return []
-    import io
-
-    from PIL import Image, ImageDraw
-    from werkzeug.datastructures import FileStorage
 
     img = Image.new("RGB", (960, 600), (33, 87, 198) if "plastic" in title else (29, 122, 70))
     draw = ImageDraw.Draw(img)

@@ -11,7 +11,7 @@
 - people searched for a size chart and found nothing until the Returns team wrote one
   (week 15); "return label" is still not found.
 
-Called at the end of app.demo._seed. Bulk-made for speed (a few seconds): posts and comments
+Called at the end of app.demo.organisation. Bulk-made for speed (a few seconds): posts and comments
 as ORM objects (so the search index hears of them), votes, status changes, chat messages,
 escalations and the search log as plain inserts, every counter set as the services would.
 Deterministic (its own random generator), and it ends with a full rollup.
@@ -46,7 +46,7 @@ from app.models import (
     Visibility,
     Vote,
 )
-from app.services import markup
+from app.services import insight, markup
 from app.services.posts import hot_score
 
 WEEKS = 26
@@ -397,8 +397,6 @@ def seed(by_local: dict[str, User]) -> str:
         if rows:
             db.session.execute(insert(table), rows)
     db.session.commit()
-
-    from app.services import insight
 
     insight.rollup(full=True)
     return (f"insight history: {len(new_posts)} posts, {len(made_comments)} comments, {len(votes)} votes, "

@@ -1,7 +1,7 @@
 """The demo's experts: most topics get their experts (employees, and partners in the partner
 network), one topic keeps none (Release notes, in the beta programme), a few questions and
 ideas wait past their answer time, and the escalation runs once so the managers find their
-needs-attention notifications waiting. Called at the end of app.demo._seed.
+needs-attention notifications waiting. Called at the end of app.demo.organisation.
 
 Assignments are made through the experts service as the community's managers would, with the
 clock moved back: the experts were in place before the demo's posts, so the metrics have a
@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from app import clock
 from app.extensions import db
 from app.models import Community, Topic, User
+from app.services import comments, experts, jobs, posts
 
 # community slug -> {topic name: [(expert, note)]}; Release notes stays without an expert
 EXPERTS = {
@@ -91,8 +92,6 @@ WAITING = [
 def seed(by_local: dict[str, User]) -> str:
     """Assign the demo's experts, add waiting items, set one community's answer time, and run
     the escalation once. Returns a one-line summary."""
-    from app.services import comments, experts, jobs, posts
-
     now = clock.utcnow()
     # the topics existed before their first posts (the demo's history starts 40 days back)
     db.session.execute(update(Topic).values(created_at=now - timedelta(days=60)))

@@ -1,6 +1,6 @@
 """Demo content for the live discussion channels: short conversations in a few communities,
 with a thread, a mention, an edit and a message that became a post. Called at the end of
-app.demo._seed, through the chat service (the same rules as real people)."""
+app.demo.organisation, through the chat service (the same rules as real people)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import Community, Topic, User
+from app.services import chat, jobs
 
 # community slug, [(minutes before now, author, text, reply to index or None)]
 CONVERSATIONS = [
@@ -47,8 +48,6 @@ CONVERSATIONS = [
 
 def seed(by_local: dict[str, User]) -> int:
     """Write the demo conversations; returns the number of messages."""
-    from app.services import chat, jobs
-
     now = clock.utcnow()
     count = 0
     try:
