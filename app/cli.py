@@ -1,11 +1,19 @@
 """Click commands: thin wrappers around services (`flask --app app <command>`)."""
 from __future__ import annotations
 
+import threading
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import select
 
+from app import demo
 from app.errors import DomainError
+from app.extensions import db
+from app.models import Job
+from app.search.cli import search_cli
+from app.services import accounts, jobs
 
 
 def register(app: Flask) -> None:
@@ -14,8 +22,6 @@ def register(app: Flask) -> None:
     @click.option("--name", default=None, help="Display name for a new account.")
     def create_admin(email: str, name: str | None) -> None:
         """Make EMAIL an administrator (creates an employee account if there is none)."""
-        from app.services import accounts
-
         try:
             user, generated = accounts.create_admin(email, display_name=name)
         except DomainError as exc:
@@ -29,8 +35,6 @@ def register(app: Flask) -> None:
     @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has people.")
     def seed_demo(if_empty: bool) -> None:
         """Load the demo organisation (deterministic)."""
-        from app import demo
-
         if if_empty and demo.has_data():
             click.echo("Database already has data; demo not loaded.")
             return
@@ -41,10 +45,6 @@ def register(app: Flask) -> None:
     @click.option("--once", is_flag=True, help="Run due jobs once and exit.")
     def worker(once: bool) -> None:
         """Run background jobs (at scale; the embedded server runs them in a thread)."""
-        import threading
-
-        from app.services import jobs
-
         if once:
             jobs.tick()
             click.echo(f"ran {jobs.drain()} job(s)")
@@ -59,8 +59,6 @@ def register(app: Flask) -> None:
     @app.cli.command("tick")
     def tick() -> None:
         """Enqueue the periodic tasks that are due (for cron)."""
-        from app.services import jobs
-
         names = jobs.tick()
         click.echo("enqueued: " + (", ".join(names) if names else "nothing due"))
 
@@ -70,11 +68,6 @@ def register(app: Flask) -> None:
     @click.option("--status", default="failed", type=click.Choice(["queued", "running", "done", "failed"]))
     def jobs_list(status: str) -> None:
         """List jobs with a status (default: parked failures)."""
-        from sqlalchemy import select
-
-        from app.extensions import db
-        from app.models import Job
-
         rows = db.session.scalars(select(Job).where(Job.status == status).order_by(Job.id.desc()).limit(100))
         for job in rows:
             error = (job.last_error or "").strip().splitlines()[-1:] or [""]
@@ -84,8 +77,6 @@ def register(app: Flask) -> None:
     @click.argument("job_id", type=int)
     def jobs_retry(job_id: int) -> None:
         """Queue a parked job again."""
-        from app.services import jobs
-
         try:
             jobs.retry(job_id)
         except DomainError as exc:
@@ -93,7 +84,5 @@ def register(app: Flask) -> None:
         click.echo(f"job #{job_id} queued again")
 
     app.cli.add_command(jobs_cli)
-
-    from app.search.cli import search_cli
 
     app.cli.add_command(search_cli)

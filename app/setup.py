@@ -7,16 +7,42 @@ import re
 import time
 from pathlib import Path
 
-from flask import Flask, Request, g, jsonify, make_response, render_template, request
+from flask import Flask, Request, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from app import errors
+from app import cli, errors, wording
 from app.extensions import csrf, db, limiter, login_manager, migrate, socketio
+from app.models import User
+from app.services import access, markup
+from app.services.inputs import strip_unusable
+from app.services.markup import EMBED_HOSTS
+from app.views import (
+    admin,
+    api,
+    auth,
+    chat,
+    comments,
+    communities,
+    experts,
+    files,
+    follows,
+    helpers,
+    ideas,
+    insight,
+    main,
+    moderation,
+    notifications,
+    people,
+    posts,
+    search,
+)
+from app.views.helpers import BadJSON, header_roles, json_object
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +53,6 @@ class CleanMultiDict(ImmutableMultiDict):
     every text value (uploaded files are left alone)."""
 
     def __init__(self, mapping=None):
-        from app.services.inputs import strip_unusable
-
         def clean(value):
             return strip_unusable(value) if isinstance(value, str) else value
 
@@ -53,8 +77,6 @@ class KringRequest(Request):
         """Uploads (multipart/form-data) may be as large as MAX_CONTENT_LENGTH; any other body (a
         urlencoded form, JSON) at most KRING_MAX_FORM_BYTES (1 MB): Werkzeug reads such a body
         whole before parsing it, so a 60 MB form would cost seconds of work. Over it: 413."""
-        from flask import current_app
-
         limit = super().max_content_length
         if self.mimetype == "multipart/form-data":
             return limit
@@ -165,15 +187,12 @@ def _sqlite_transactions(conn, cursor, statement, parameters, context, executema
                 raw.execute("BEGIN IMMEDIATE")
             # else a write slipped through as a read: the transaction holds the write lock already
     except raw.OperationalError as exc:  # the lock not granted in time: "database is locked"
-        from sqlalchemy.exc import OperationalError
 
         raise OperationalError(statement, parameters, exc) from exc
     return statement, parameters
 
 
 def init_login(app: Flask) -> None:
-    from app.models import User
-
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"
     login_manager.login_message = "Please sign in to see this page."
@@ -197,8 +216,6 @@ def init_input(app: Flask) -> None:
     """Every JSON body, on every route, is parsed once by views.helpers.json_object before the
     view runs: malformed, too deep, not an object, out-of-range numbers or unusable text answer
     400 with the reason (form fields and query parameters are cleaned by KringRequest)."""
-    from app.views.helpers import BadJSON, json_object
-
     @app.before_request
     def refuse_bad_json():
         if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json and request.content_length != 0:
@@ -210,8 +227,6 @@ def init_input(app: Flask) -> None:
 
 
 def init_security(app: Flask) -> None:
-    from app.services.markup import EMBED_HOSTS
-
     frames = " ".join(["'self'"] + [EMBED_HOSTS[p] for p in app.config["KRING_VIDEO_PROVIDERS"] if p in EMBED_HOSTS])
     csp = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
            f"script-src 'self'; connect-src 'self' {{socket}}; frame-src {frames}; object-src 'none'; "
@@ -246,25 +261,6 @@ class BoundedInt(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedInt  # every <int:...> in every route, before any is added
-    from app.views import (
-        admin,
-        api,
-        auth,
-        chat,
-        comments,
-        communities,
-        experts,
-        files,
-        follows,
-        ideas,
-        insight,
-        main,
-        moderation,
-        notifications,
-        people,
-        posts,
-        search,
-    )
 
     for module in (main, auth, people, communities, posts, comments, files, ideas, notifications, follows, api,
                    admin, experts, chat, search, insight, moderation):
@@ -374,8 +370,6 @@ _BUSY_MARKERS = ("database is locked", "database table is locked", "lock timeout
 def database_busy(exc: BaseException) -> bool:
     """Whether an error means the database is busy or away for a moment (a lock not granted in
     time, a restart), not a bug: the request answers 503 with Retry-After, never 500."""
-    from sqlalchemy.exc import OperationalError
-
     if not isinstance(exc, OperationalError):
         return False
     text = str(getattr(exc, "orig", exc)).lower()
@@ -383,30 +377,22 @@ def database_busy(exc: BaseException) -> bool:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from app.services import access, markup
-
     @app.context_processor
     def inject():
         return {"access": access, "site_name": app.config["KRING_SITE_NAME"]}
 
     app.jinja_env.filters["markdown"] = markup.render
     app.jinja_env.filters["stored"] = markup.stored
-    from app.views.helpers import header_roles
 
     app.jinja_env.globals["header_roles"] = header_roles
 
-    from app.views import helpers
-
     app.jinja_env.filters["ago"] = helpers.ago
     app.jinja_env.filters["datetime"] = helpers.format_datetime
-    from app import wording
 
     app.jinja_env.filters["plural"] = wording.plural  # {{ n|plural('reply', 'replies') }}
 
 
 def register_cli(app: Flask) -> None:
-    from app import cli
-
     cli.register(app)
 
 
