@@ -3,7 +3,8 @@
     .venv/bin/python tools/hoist_imports.py app/demo/*.py              # rewrite in place
     .venv/bin/python tools/hoist_imports.py --check app/services/x.py  # list, change nothing
 
-Each import statement found inside a function (any depth) is removed there and added, as
+Each import statement found directly in a function's body (any depth of nesting of functions;
+not under an if/try/with, where it is a choice) is removed there and added, as
 written, after the module's last top-level import; then `ruff check --fix --select I,F401`
 sorts and merges them. Imports carrying a comment (usually the reason they must stay local,
 e.g. "# cycle", "# optional dependency") are left alone. Whether the result imports without a
@@ -24,7 +25,9 @@ def _local_imports(tree: ast.Module) -> list[ast.stmt]:
 
     def visit(node, inside: bool) -> None:
         for child in ast.iter_child_nodes(node):
-            if inside and isinstance(child, (ast.Import, ast.ImportFrom)):
+            # only imports directly in a function body: one under if/try/with is a choice
+            if inside and isinstance(child, (ast.Import, ast.ImportFrom)) \
+                    and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 found.append(child)
             visit(child, inside or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
 

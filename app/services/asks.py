@@ -19,8 +19,8 @@ from sqlalchemy.orm import aliased, joinedload
 from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
-from app.models import AnswerRequest, Comment, Post, PostKind, User
-from app.services import access
+from app.models import AnswerRequest, Comment, Community, Post, PostKind, User
+from app.services import access, experts, notifications
 
 ASKS_PER_POST = 10
 
@@ -93,7 +93,6 @@ def ask(asker, post_id, handle) -> AnswerRequest:
     except IntegrityError:  # asked by someone else a moment ago
         db.session.rollback()
         raise ValidationError({"person": f"{person.display_name} was already asked."}) from None
-    from app.services import notifications
 
     what = "asks you to answer" if post.kind == PostKind.QUESTION else "asks for your view on"
     notifications.create("ask", [person.id], actor_id=asker.id, post=post,
@@ -134,8 +133,6 @@ def suggestions(viewer, post: Post, badges=None, limit: int = 4) -> list[Suggest
     app.services.experts) not asked yet, neither the viewer nor the author, whom the viewer may
     see: at most `limit`, by name. `badges`: the post page's experts.badges_for_post(post), so
     that a post without experts costs no query; else they are read here. At most two queries."""
-    from app.services import experts
-
     if not takes_answers(post):
         return []
     badges = badges if badges is not None else experts.badges_for_post(post)
@@ -162,8 +159,6 @@ def waiting_for(user, limit: int = 20) -> list[Waiting]:
     """The posts `user` was asked to answer and has not commented on since, newest ask first:
     only live, unlocked posts in communities they may read. One cheap query for someone who
     was never asked (most people, on every home page), two otherwise."""
-    from app.models import Community
-
     if db.session.scalar(select(AnswerRequest.id).where(AnswerRequest.person_id == user.id).limit(1)) is None:
         return []
     asker = aliased(User)

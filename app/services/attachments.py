@@ -47,7 +47,7 @@ from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Attachment, Comment, User
-from app.services import access, jobs, storage
+from app.services import access, comments, jobs, notifications, storage
 
 FOLDER = "attachments"
 FULL_SIDE, THUMB_SIDE = 2048, 480
@@ -598,8 +598,6 @@ def remove(actor, attachment_id) -> tuple[Attachment, int]:
     wrong photo, a face, an address); keeping it on disk would keep it readable to whoever has
     access to the server and the backups. Post and comment revisions keep only text anyway.
     Raises NotFound (no such file, or one the actor may not read), Forbidden."""
-    from app.services import comments, notifications
-
     attachment = db.session.get(Attachment, attachment_id) if isinstance(attachment_id, int) else None
     if attachment is None:
         raise NotFound("No such file.")

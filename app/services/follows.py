@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from app.errors import ValidationError
+from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Follow, Topic
 from app.services import access
@@ -18,8 +18,6 @@ def _authorize(user, target_type: str, target_id: int) -> None:
     elif target_type == "topic":
         topic = db.session.get(Topic, target_id)
         if topic is None:
-            from app.errors import NotFound
-
             raise NotFound("No such topic.")
         access.community_by_id_for(user, topic.community_id, "read")
     elif target_type == "community":

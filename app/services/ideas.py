@@ -26,7 +26,7 @@ from app import clock, events
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Department, IdeaStatus, Post, PostKind, StatusChange, User, UserKind, Vote
-from app.services import access, follows, inputs, jobs, markup, notifications, posts
+from app.services import access, audit, follows, inputs, jobs, markup, notifications, posts
 from app.wording import plural
 
 RESPONSE_MAX = 5_000
@@ -342,7 +342,6 @@ def change_status(actor, post_id: int, status: str, response: str, duplicate_of_
     else:
         notifications.after_status_change(post, actor, text)
     events.idea_status_changed(post, change, actor)
-    from app.services import audit
 
     audit.record(actor, "idea.status_change", "post", post.id, ip=ip, reason=_snippet(response, 500),
                  before={"status": current}, after={"status": new, "duplicate_of": target.id if target else None})

@@ -27,11 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Flask
-from sqlalchemy import select, update
+from flask import Flask, current_app
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
+from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Job, JobStatus, PeriodicRun
 
@@ -82,7 +83,6 @@ def enqueue(name: str, payload: dict | None = None, *, delay: timedelta | None =
     """Add a job to the current transaction (the caller commits). Returns the Job row."""
     if name not in _handlers:
         raise ValueError(f"no handler registered for job {name!r}")
-    from flask import current_app
 
     job = Job(name=name, payload=payload or {}, status=JobStatus.QUEUED,
               run_at=clock.utcnow() + (delay or timedelta()),
@@ -208,10 +208,8 @@ def retry(job_id: int) -> Job:
     queued, running or done): retrying those would run finished work a second time."""
     job = db.session.get(Job, job_id)
     if job is None:
-        from app.errors import NotFound
         raise NotFound("No such job.")
     if job.status != JobStatus.FAILED:
-        from app.errors import ValidationError
         raise ValidationError({"_": f"Job #{job_id} is {job.status.value}, not parked: nothing to retry."})
     job.status = JobStatus.QUEUED
     job.attempts = 0
@@ -224,8 +222,6 @@ def retry(job_id: int) -> Job:
 def purge_done(older_than: timedelta = timedelta(days=7)) -> int:
     """Delete finished jobs older than `older_than` (in the caller's transaction); parked
     failures are kept. Returns how many were deleted."""
-    from sqlalchemy import delete
-
     return db.session.execute(delete(Job).where(
         Job.status == JobStatus.DONE, Job.finished_at < clock.utcnow() - older_than)).rowcount
 

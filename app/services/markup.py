@@ -18,10 +18,15 @@ from collections.abc import Callable, Iterable
 from html import unescape
 
 import nh3
+from flask import current_app, has_app_context
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup, escape
+from sqlalchemy import or_, select
 
+from app import clock
+from app.extensions import db
+from app.models import User
 from app.services.inputs import UNUSABLE
 
 ALLOWED_TAGS = {
@@ -135,15 +140,9 @@ def _existing_handles(handles: Iterable[str]) -> set[str]:
     handles = set(handles)
     if not handles:
         return handles
-    from flask import has_app_context
 
     if not has_app_context():
         return handles
-    from sqlalchemy import or_, select
-
-    from app import clock
-    from app.extensions import db
-    from app.models import User
 
     found: set[str] = set()
     ordered = sorted(handles)
@@ -217,8 +216,6 @@ def _embed_videos(html: str, providers) -> str:
 
 
 def _providers() -> tuple[str, ...]:
-    from flask import current_app, has_app_context
-
     if not has_app_context():
         return ()
     return tuple(current_app.config.get("KRING_VIDEO_PROVIDERS", ()))

@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app import clock
+from app import clock, events
 from app.errors import Gone, NotFound, ValidationError
 from app.extensions import db
 from app.models import (
@@ -53,7 +53,7 @@ from app.models import (
     User,
     Vote,
 )
-from app.services import access, accounts, jobs, settings, storage
+from app.services import access, accounts, audit, jobs, notifications, settings, storage
 
 EXPORT_DAYS = 7
 MODES = ("remove", "anonymise")
@@ -342,7 +342,6 @@ def close_account(actor, user: User, mode: str, *, password: str | None = None, 
     _audit(actor, "account.closed", user, before=before, after=after, reason=reason or None, ip=ip)
     _ask_team_for_managers(orphaned, exclude={uid})
     db.session.commit()
-    from app import events
 
     events.user_sessions_ended(uid)
     for key in old_files:
@@ -355,7 +354,6 @@ def _ask_team_for_managers(communities: list[Community], *, exclude: set[int]) -
     naming the person: their name is being erased; the audit entry says who it was)."""
     if not communities:
         return
-    from app.services import notifications
 
     team = list(db.session.scalars(select(User.id).where(User.is_global_manager.is_(True))))
     for community in communities:
@@ -366,6 +364,4 @@ def _ask_team_for_managers(communities: list[Community], *, exclude: set[int]) -
 
 def _audit(actor, action: str, user: User, *, before: dict | None = None, after: dict | None = None,
            reason: str | None = None, ip: str | None = None) -> None:
-    from app.services import audit
-
     audit.record(actor, action, "user", user.id, before=before, after=after, reason=reason, ip=ip)

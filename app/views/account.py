@@ -23,13 +23,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 from wtforms import BooleanField, PasswordField, RadioField, SelectChoice, StringField
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import User
 from app.services import privacy, totp
+from app.views.auth import _sign_in
 from app.views.helpers import KringForm, Required, apply_errors, rate_limited, safe_next
 
 bp = Blueprint("account", __name__)
@@ -135,8 +136,6 @@ def signin_code():
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            from app.views.auth import _sign_in
-
             next_url = safe_next(pending.get("next"), url_for("main.home"))
             _sign_in(user, remember=pending.get("remember", False))  # clears the pending state
             if used == "recovery":
@@ -281,7 +280,6 @@ def close():
                 apply_errors(form, exc)
             else:
                 session.clear()
-                from flask_login import logout_user
 
                 logout_user()
                 flash("Your account is closed. Goodbye.", "info")

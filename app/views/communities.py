@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf.file import FileField
+from sqlalchemy import select
 from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.services import access, communities
+from app.models import JoinRequest
+from app.services import access, communities, follows, policy, posts
 from app.views.helpers import KringForm, Required, apply_errors, page_arg, send_upload
 
 bp = Blueprint("communities", __name__)
@@ -89,10 +91,6 @@ def show(slug: str):
     community = acc.community
     requested = False
     if not acc.can_read:
-        from sqlalchemy import select
-
-        from app.models import JoinRequest
-
         requested = db.session.scalar(select(JoinRequest.id).where(
             JoinRequest.community_id == community.id, JoinRequest.user_id == current_user.id,
             JoinRequest.decided_at.is_(None))) is not None
@@ -103,8 +101,6 @@ def show(slug: str):
 
 def _post_list(template: str, acc, topic):
     """The community page and a topic page: posts with sort, filters and keyset pages."""
-    from app.services import follows, posts
-
     sort = request.args.get("sort", "hot")
     kind = request.args.get("kind") or None
     status = request.args.get("status") or None
@@ -158,8 +154,6 @@ def request_to_join(slug: str):
 def about(slug: str):
     """What the community is for and who runs it: description, guidelines, managers, experts,
     topics."""
-    from app.services import policy
-
     acc = access.community_for(current_user, slug, "read")
     return render_template("communities/about.html", acc=acc,
                            member_count=communities.member_count(acc.community),

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import click
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice, SelectField, StringField
 
 from app.models import UserKind
 from app.services import departments, insight
 from app.services.insight import report
-from app.views.helpers import KringForm
+from app.views.helpers import KringForm, header_roles
 from app.wording import plural
 
 bp = Blueprint("insight", __name__)
@@ -43,10 +43,6 @@ class FilterForm(KringForm):
 def insight_link() -> str | None:
     """Where the header's Insight link goes for the signed-in person, or None (no link).
     From the header's roles, computed once per request."""
-    from flask import url_for
-
-    from app.views.helpers import header_roles
-
     return url_for("insight.organisation") if header_roles().insight else None
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask_login import current_user
+from sqlalchemy import text
 
-from app.services import communities
+from app.extensions import db
+from app.services import asks, communities, posts
 
 bp = Blueprint("main", __name__)
 
@@ -13,13 +15,11 @@ bp = Blueprint("main", __name__)
 def home():
     if not current_user.is_authenticated:
         return render_template("main/landing.html")
-    from app.services import posts
 
     cards = communities.list_for(current_user)
     mine = [c for c in cards if c.membership]
     others = [c for c in cards if not c.membership and c.can_read][:6]
     page = posts.home_feed(current_user)
-    from app.services import asks
 
     waiting = asks.waiting_for(current_user, limit=6)  # posts people asked them to answer
     return render_template("main/home.html", mine=mine, others=others, page=page, waiting=waiting[:5],
@@ -28,9 +28,5 @@ def home():
 
 @bp.get("/healthz")
 def healthz():
-    from sqlalchemy import text
-
-    from app.extensions import db
-
     db.session.execute(text("SELECT 1"))
     return {"status": "ok"}
