@@ -122,11 +122,11 @@ def test_voters_only_for_staff_newest_first(world, make):
 def test_external_expert_does_not_learn_names_outside_their_communities(world, make, monkeypatch):
     """Partners may become a topic's experts (who respond officially and see voters); they
     still only see the names of people they share a community with."""
-    from app.services import experts_hook
+    from app.services.access import experts as expert_rules
 
     moderator = _u(make.user("partner"))
     make.member(world["community"], moderator)
-    monkeypatch.setattr(experts_hook, "is_expert_for", lambda user, post: user.id == moderator.id)
+    monkeypatch.setattr(expert_rules, "is_expert_for", lambda user, post: user.id == moderator.id)
     idea = _idea(world["member"], world["community"])
     ideas.toggle_vote(world["reader"], idea.id)  # an employee who is in no community with them
     ideas.toggle_vote(world["member"], idea.id)  # a fellow member

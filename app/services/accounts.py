@@ -216,9 +216,6 @@ def external_url(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
-_external_url = external_url  # the older private name
-
-
 def verification_token(user: User) -> str:
     return _serializer("verify-email").dumps({"uid": user.id, "email": user.email})
 

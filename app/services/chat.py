@@ -120,22 +120,6 @@ def message_for(viewer, message_id) -> tuple[access.CommunityAccess, ChatMessage
     return acc, message
 
 
-def may_edit(viewer, message: ChatMessage) -> bool:
-    return message.deleted_at is None and message.author_id is not None and message.author_id == viewer.id
-
-
-def may_delete(viewer, acc: access.CommunityAccess, message: ChatMessage) -> bool:
-    if message.deleted_at is not None:
-        return False
-    return acc.can_moderate or (message.author_id is not None and message.author_id == viewer.id)
-
-
-def may_promote(viewer, acc: access.CommunityAccess, message: ChatMessage) -> bool:
-    if message.deleted_at is not None:
-        return False
-    return acc.can_moderate or (message.author_id is not None and message.author_id == viewer.id)
-
-
 def _bump_parent(parent: ChatMessage, delta: int, now: datetime) -> None:
     values = {"reply_count": ChatMessage.reply_count + delta, "changed_at": now}
     if delta > 0:
@@ -234,7 +218,7 @@ def edit(actor, message_id, body) -> ChatMessage:
     acc, message = message_for(actor, message_id)
     if message.deleted_at is not None:
         raise ValidationError({"body": "This message was deleted; it cannot be edited."})
-    if not may_edit(actor, message):
+    if not access.may_edit_chat_message(actor, message):
         raise Forbidden("You can edit only your own messages.")
     body = _clean_body(body)
     if body == message.body:
@@ -255,7 +239,7 @@ def delete(actor, message_id) -> ChatMessage:
     acc, message = message_for(actor, message_id)
     if message.deleted_at is not None:
         raise ValidationError({"_": "This message is already deleted."})
-    if not may_delete(actor, acc, message):
+    if not access.may_delete_chat_message(actor, acc, message):
         raise Forbidden("Only the author and the community's moderators can delete this message.")
     now = clock.utcnow()
     message.deleted_at, message.deleted_by_id, message.changed_at = now, actor.id, now
@@ -290,7 +274,7 @@ def promote(actor, message_id, kind: str, title: str, body: str, topic_ids=()) -
     acc, message = message_for(actor, message_id)
     if message.deleted_at is not None:
         raise ValidationError({"_": "This message was deleted."})
-    if not may_promote(actor, acc, message):
+    if not access.may_promote_chat_message(actor, acc, message):
         raise Forbidden("Only the author and the community's moderators can turn this message into a post.")
     if message.promoted_post_id:
         existing = db.session.get(Post, message.promoted_post_id)

@@ -81,36 +81,10 @@ def _is_author(actor, comment: Comment) -> bool:
     return comment.author_id is not None and comment.author_id == getattr(actor, "id", None)
 
 
-def may_edit(pacc: access.PostAccess, comment: Comment, actor) -> bool:
-    if pacc.can_moderate:
-        return True
-    return _is_author(actor, comment) and comment.deleted_at is None and pacc.post.deleted_at is None
-
-
-def may_delete(pacc: access.PostAccess, comment: Comment, actor) -> bool:
-    if comment.deleted_at is not None:
-        return False
-    return pacc.can_moderate or (_is_author(actor, comment) and pacc.post.deleted_at is None)
-
-
-def may_accept(pacc: access.PostAccess, comment: Comment) -> bool:
-    post = pacc.post
-    return (post.kind == PostKind.QUESTION and post.deleted_at is None and comment.parent_id is None
-            and comment.deleted_at is None and (pacc.is_author or pacc.can_respond))
-
-
-def may_see_revisions(pacc: access.PostAccess, comment: Comment, actor) -> bool:
-    if pacc.can_moderate:
-        return True
-    if comment.deleted_at is not None:
-        return False  # a deleted comment's text is for moderators only
-    return pacc.can_respond or _is_author(actor, comment)
-
-
 def for_edit(actor, comment_id) -> tuple[access.PostAccess, Comment]:
     """The comment and its post access when the actor may edit it; Forbidden otherwise."""
     pacc, comment = comment_for(actor, comment_id)
-    if not may_edit(pacc, comment, actor):
+    if not access.may_edit_comment(pacc, comment, actor):
         raise Forbidden("Only the author and the community's moderators can edit this comment.")
     return pacc, comment
 
@@ -207,7 +181,7 @@ def delete(actor, comment_id: int) -> Comment:
     pacc, comment = comment_for(actor, comment_id)
     if comment.deleted_at is not None:
         raise ValidationError({"_": "This comment is already deleted."})
-    if not may_delete(pacc, comment, actor):
+    if not access.may_delete_comment(pacc, comment, actor):
         raise Forbidden("Only the author and the community's moderators can delete this comment.")
     post = pacc.post
     comment.deleted_at, comment.deleted_by_id = clock.utcnow(), actor.id
@@ -304,7 +278,7 @@ def unaccept(actor, comment_id: int) -> Comment:
 def revisions(viewer, comment_id: int) -> tuple[access.PostAccess, Comment, list[Revision]]:
     """Earlier versions of a comment, newest first: for its author and the community's staff."""
     pacc, comment = comment_for(viewer, comment_id)
-    if not may_see_revisions(pacc, comment, viewer):
+    if not access.may_see_comment_revisions(pacc, comment, viewer):
         raise Forbidden("Only the author and the community's staff can see earlier versions.")
     rows = db.session.scalars(select(Revision).options(joinedload(Revision.editor))
                               .where(Revision.comment_id == comment.id).order_by(Revision.id.desc()))
@@ -419,11 +393,11 @@ def thread(viewer, pacc: access.PostAccess) -> list[ThreadItem]:
         own = _is_author(viewer, c)
         by_id[c.id] = ThreadItem(
             comment=c, liked=c.id in liked,
-            can_edit=may_edit(pacc, c, viewer), can_delete=may_delete(pacc, c, viewer),
-            can_restore=c.deleted_at is not None and pacc.can_moderate, can_accept=may_accept(pacc, c),
+            can_edit=access.may_edit_comment(pacc, c, viewer), can_delete=access.may_delete_comment(pacc, c, viewer),
+            can_restore=c.deleted_at is not None and pacc.can_moderate, can_accept=access.may_accept_comment(pacc, c),
             can_like=live_post and not deleted and not own and viewer_id is not None,
             can_reply=live_post and not deleted,
-            can_see_revisions=may_see_revisions(pacc, c, viewer),
+            can_see_revisions=access.may_see_comment_revisions(pacc, c, viewer),
             is_accepted=post.accepted_comment_id == c.id,
             show_body=not deleted or pacc.can_moderate,
             files=files.get(c.id, []) if (not deleted or pacc.can_moderate) else [])

@@ -37,13 +37,10 @@ from app.models import (
     post_topics,
 )
 from app.services import access, communities
+from app.services.access.experts import XA, XC, XT, current_select
 from app.services.experts import (
-    XA,
-    XC,
-    XT,
     OverdueItem,
     assignable_people,
-    current_select,
     eligibility_problem,
     escalation_hours,
     experts_by_topic,

@@ -60,11 +60,11 @@ from app.models import (
     TopicFlag,
     User,
     UserKind,
-    Visibility,
     post_topics,
 )
 from app.models.experts import DEFAULT_ESCALATION_HOURS
 from app.services import access, communities, inputs, jobs, markup, notifications
+from app.services.access.experts import XA, XT, XU, current_select
 
 NOTE_MAX = 200
 MIN_HOURS, MAX_HOURS = 1, 24 * 30
@@ -75,41 +75,6 @@ ESCALATION_BATCH = 500    # at most this many managers' notifications per run
 ESCALATION_WINDOW = timedelta(days=30)
 ROUTED_KINDS = (PostKind.QUESTION, PostKind.IDEA)
 QUEUE_PER_PAGE = 50
-
-# Aliases for "current, eligible assignments" queries (current_select), so they never
-# correlate with the plain User/Topic/Community/Membership tables of an enclosing query.
-XA = aliased(ExpertAssignment, name="xa")
-XU = aliased(User, name="xu")
-XT = aliased(Topic, name="xt")
-XC = aliased(Community, name="xc")
-XM = aliased(Membership, name="xm")
-
-
-# --- who can be an expert -----------------------------------------------------------------
-
-def _eligible(now: datetime):
-    """WHERE clause on the joined XA/XU/XC: an open assignment of someone who may be an
-    expert in that community now (see the module docstring)."""
-    member = exists().where(XM.community_id == XC.id, XM.user_id == XU.id)
-    return and_(
-        XA.removed_at.is_(None),
-        or_(XU.suspended_until.is_(None), XU.suspended_until <= now),
-        or_(XU.kind == UserKind.EMPLOYEE,
-            and_(XU.kind == UserKind.PARTNER, XC.allow_external_experts.is_(True))),
-        or_(XU.is_admin.is_(True), XU.is_global_manager.is_(True), XC.visibility == Visibility.OPEN,
-            and_(XC.visibility == Visibility.INTERNAL, XU.kind == UserKind.EMPLOYEE), member),
-    )
-
-
-def current_select(*columns):
-    """SELECT `columns` FROM the current, eligible assignments (XA), joined with their topic
-    (XT), community (XC) and expert (XU)."""
-    return (select(*columns).select_from(XA)
-            .join(XT, XT.id == XA.topic_id)
-            .join(XC, XC.id == XT.community_id)
-            .join(XU, XU.id == XA.user_id)
-            .where(_eligible(clock.utcnow())))
-
 
 def eligibility_problem(person: User, community: Community, membership: Membership | None = None,
                         *, membership_known: bool = False) -> str | None:
@@ -129,15 +94,6 @@ def eligibility_problem(person: User, community: Community, membership: Membersh
 
 
 # --- reading the current experts ----------------------------------------------------------
-
-def is_expert_for(user, post) -> bool:
-    """Whether `user` is a current expert of one of the post's topics (one query)."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    topics = select(post_topics.c.topic_id).where(post_topics.c.post_id == post.id)
-    return bool(db.session.scalar(select(exists(
-        current_select(XA.id).where(XA.user_id == user.id, XA.topic_id.in_(topics))))))
-
 
 @dataclass
 class ExpertEntry:
@@ -658,23 +614,6 @@ def _escalate_job(payload: dict) -> None:
 
 # --- the needs-attention queue ------------------------------------------------------------
 
-def managed_community_ids(viewer):
-    """A subquery of the ids of the communities the viewer manages, or None for staff (all)."""
-    if viewer.is_staff:
-        return None
-    return select(Membership.community_id).where(Membership.user_id == viewer.id,
-                                                 Membership.role == MemberRole.MANAGER)
-
-
-def manages_any(viewer) -> bool:
-    if not (getattr(viewer, "is_authenticated", False) and viewer.is_active):
-        return False
-    if viewer.is_staff:
-        return True
-    return bool(db.session.scalar(select(exists().where(
-        Membership.user_id == viewer.id, Membership.role == MemberRole.MANAGER))))
-
-
 @dataclass
 class OverdueItem:
     post: Post
@@ -747,11 +686,11 @@ def attention(viewer, *, page: int = 1, per_page: int = QUEUE_PER_PAGE) -> Atten
     and their topics without an expert. Items join the queue at the escalation run after their
     answer time (every 10 minutes) and leave it as soon as they are answered. Raises Forbidden
     for someone who manages nothing. A constant number of queries."""
-    if not manages_any(viewer):
+    if not access.manages_any(viewer):
         raise Forbidden("The needs-attention queue is for community managers and the social team.")
     now = clock.utcnow()
     hours = hours_by_community()
-    managed = managed_community_ids(viewer)
+    managed = access.managed_community_ids(viewer)
     items, total = overdue_page(managed, now, hours, page=page, per_page=per_page)
     topics = [UnownedTopic(t, c, since, now - since,
                            since <= now - timedelta(hours=hours.get(c.id, DEFAULT_ESCALATION_HOURS)))

@@ -168,7 +168,7 @@ def vote_segments(viewer, post: Post) -> VoteSegments:
         else:
             name = (organisation or "").strip() or NO_ORGANISATION
             orgs[name] = orgs.get(name, 0) + n
-    detailed = viewer.kind == UserKind.EMPLOYEE or viewer.is_staff
+    detailed = access.may_see_vote_details(viewer)
 
     def ranked(counts: dict[str, int]) -> list[tuple[str, int]]:  # most votes first, the unnamed last
         unnamed = (NO_ORGANISATION, NO_DEPARTMENT)

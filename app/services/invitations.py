@@ -51,7 +51,7 @@ def create(actor: User, email: str, kind: str, community_slugs: list[str] | tupl
     chosen: list[Community] = []
     for slug in dict.fromkeys(community_slugs):
         acc = access.community_for(actor, slug, "manage")
-        if not access.may_be_member(_Prospect(kind), acc.community):
+        if not access.kind_may_be_member(kind, acc.community):
             raise ValidationError({"communities": f"{acc.community.name} is internal: customers and partners cannot join it."})
         chosen.append(acc.community)
     token = secrets.token_urlsafe(32)
@@ -72,11 +72,6 @@ def create(actor: User, email: str, kind: str, community_slugs: list[str] | tupl
     return invitation, token
 
 
-class _Prospect:
-    """Stands in for the person-to-be in access.may_be_member."""
-
-    def __init__(self, kind: UserKind) -> None:
-        self.kind = kind
 
 
 def for_token(token: str) -> Invitation:
@@ -122,7 +117,7 @@ def accept_as(user: User, token: str) -> Invitation:
 def revoke(actor: User, invitation_id: int) -> None:
     """End an unused invitation (its creator or staff)."""
     invitation = db.session.get(Invitation, invitation_id)
-    if invitation is None or not (actor.is_staff or invitation.created_by_id == actor.id):
+    if invitation is None or not access.may_revoke_invitation(actor, invitation):
         raise NotFound("No such invitation.")
     if invitation.used_at is None and not invitation.is_expired:
         invitation.expires_at = clock.utcnow()
@@ -132,6 +127,6 @@ def revoke(actor: User, invitation_id: int) -> None:
 def sent_by(actor: User, limit: int = 100) -> list[Invitation]:
     """The invitations this person sent (staff: everyone's), newest first."""
     stmt = select(Invitation).options(selectinload(Invitation.communities)).order_by(Invitation.created_at.desc())
-    if not actor.is_staff:
+    if not access.sees_every_invitation(actor):
         stmt = stmt.where(Invitation.created_by_id == actor.id)
     return list(db.session.scalars(stmt.limit(limit)))

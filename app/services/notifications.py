@@ -129,7 +129,7 @@ def create(kind: str, recipient_ids, *, actor_id: int | None, post: Post | None 
 def _email(person: User, text: str, post: Post | None) -> None:
     from app.services import accounts, mail
 
-    link = accounts._external_url("posts.show", post_id=post.id) if post else ""
+    link = accounts.external_url("posts.show", post_id=post.id) if post else ""
     mail.send(person.email, text[:120], f"{text}\n\n{link}\n\nChange what we email you under Notifications → Settings.\n")
 
 
@@ -243,8 +243,7 @@ def _visible(user):
     count with 100,000 posts on SQLite)."""
     readable_communities = select(Community.id).where(access.readable_clause(user))
     post_readable = exists().where(Post.id == Notification.post_id, Post.deleted_at.is_(None),
-                                   Post.hidden_at.is_(None),  # hidden by moderation
-                                   or_(Post.held_at.is_(None), Post.author_id == user.id),  # held for review
+                                   access.moderation_visible_clause(user),  # hidden, held for review
                                    Post.community_id.in_(readable_communities))
     community_only = and_(Notification.post_id.is_(None), or_(
         Notification.community_id.is_(None), Notification.community_id.in_(readable_communities)),

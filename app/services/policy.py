@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 
 from app import clock
-from app.errors import Forbidden, ValidationError
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import Community, GuidelineAcceptance, GuidelineVersion
 from app.services import access, markup
@@ -116,17 +116,6 @@ def accept_in(user, slug: str) -> Community:
     acc = access.community_for(user, slug, "read")
     accept(user, acc.community.id)
     return acc.community
-
-
-def may_edit(user, community: Community | None) -> bool:
-    """Global guidelines: the social team and admins; a community's: its managers."""
-    if community is None:
-        try:
-            access.require_staff(user)
-        except Forbidden:
-            return False
-        return True
-    return access.access_to(user, community).can_manage
 
 
 def save(actor, body: str, *, slug: str | None = None, material: bool = True, note: str = "") -> GuidelineVersion:

@@ -32,7 +32,6 @@ from app.models import (
     Community,
     Department,
     IdeaStatus,
-    MemberRole,
     Membership,
     Post,
     PostKind,
@@ -524,20 +523,11 @@ def similar_posts(viewer, title: str, *, limit: int = 5) -> list[SimilarPost]:
 
 # --- saved searches -----------------------------------------------------------------------------
 
-def managed_community_ids(user) -> set[int]:
-    """Communities whose content a manager's saved searches may cover: every community for the
-    social team and admins, else those where they are a manager (and may still read)."""
-    if not _active(user):
-        return set()
-    if user.is_staff:
-        return set(db.session.scalars(select(Community.id)))
-    mine = set(db.session.scalars(select(Membership.community_id).where(
-        Membership.user_id == user.id, Membership.role == MemberRole.MANAGER)))
-    return mine & access.readable_community_ids(user)
-
-
 def can_save_managed(user) -> bool:
-    return bool(managed_community_ids(user))
+    """Whether the person may save a search over the communities they manage (access decides
+    which: access.managed_community_ids). Raises nothing."""
+    managed = access.managed_community_ids(user)
+    return bool(access.readable_community_ids(user) if managed is None else managed)
 
 
 def _clean_saved(user, name: str, text: str, filters: dict | None, scope: str) -> tuple[str, str, dict, str]:
@@ -607,7 +597,8 @@ def delete_saved(user, saved_id: int) -> None:
 def _scope_communities(saved: SavedSearch, owner: User) -> frozenset[int]:
     readable = access.readable_community_ids(owner)
     if saved.scope == "managed":
-        return frozenset(managed_community_ids(owner) & readable)
+        managed = access.managed_community_ids(owner)
+        return frozenset(readable if managed is None else managed & readable)
     return frozenset(readable)
 
 

@@ -30,7 +30,8 @@ from sqlalchemy import delete, exists, select
 from app import clock
 from app.errors import Forbidden, Throttled, ValidationError
 from app.extensions import db
-from app.models import MemberRole, Membership, RecoveryCode, Throttle, TotpSecret, User
+from app.models import RecoveryCode, Throttle, TotpSecret, User
+from app.services import access
 
 STEP = 30
 DIGITS = 6
@@ -158,14 +159,6 @@ def clear_failures(keys) -> None:
 
 # --- enrolment ----------------------------------------------------------------------------
 
-def may_enrol(user) -> bool:
-    """Staff (admins, the social team) and community managers may add a second factor."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    return user.is_staff or bool(db.session.scalar(select(exists().where(
-        Membership.user_id == user.id, Membership.role == MemberRole.MANAGER))))
-
-
 def is_enabled(user) -> bool:
     """True when the person has a confirmed second factor."""
     return bool(db.session.scalar(select(exists().where(
@@ -175,7 +168,7 @@ def is_enabled(user) -> bool:
 def begin_enrolment(user: User) -> TotpSecret:
     """Start (or restart) enrolment: a new unconfirmed secret. Raises Forbidden for people
     who may not enrol, ValidationError when a confirmed factor exists (turn it off first)."""
-    if not may_enrol(user):
+    if not access.may_enrol_totp(user):
         raise Forbidden("A second factor is for administrators, the social team and community managers.")
     row = db.session.get(TotpSecret, user.id)
     if row is not None and row.confirmed_at is not None:

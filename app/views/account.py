@@ -29,7 +29,7 @@ from wtforms import BooleanField, PasswordField, RadioField, SelectChoice, Strin
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import User
-from app.services import privacy, totp
+from app.services import access, privacy, totp
 from app.views.auth import _sign_in
 from app.views.helpers import KringForm, Required, apply_errors, rate_limited, safe_next
 
@@ -152,7 +152,7 @@ def signin_code():
 def security():
     user = current_user._get_current_object()
     pending = totp.pending_secret(user)
-    return render_template("account/security.html", enabled=totp.is_enabled(user), may_enrol=totp.may_enrol(user),
+    return render_template("account/security.html", enabled=totp.is_enabled(user), may_enrol=access.may_enrol_totp(user),
                            pending=pending, uri=totp.provisioning_uri(user, pending.secret) if pending else None,
                            remaining=totp.remaining_recovery_codes(user), form=CodeForm(formdata=None),
                            empty=EmptyForm(formdata=None), codes=None)

@@ -37,7 +37,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.errors import Throttled, ValidationError
 from app.extensions import db, limiter
-from app.models import MemberRole, User, Visibility
+from app.models import User
 from app.services import access, accounts, communities, invitations, settings, totp
 from app.views.helpers import KringForm, Required, apply_errors, safe_next
 
@@ -301,8 +301,7 @@ def _invitable_communities(viewer: User):
     """Communities the viewer may invite outsiders into: the ones they manage (staff: all),
     never internal ones."""
     return [card.community for card in communities.list_for(viewer)
-            if card.community.visibility != Visibility.INTERNAL
-            and (viewer.is_staff or (card.membership is not None and card.membership.role == MemberRole.MANAGER))]
+            if access.can_invite_into(viewer, card.community, card.membership)]
 
 
 def _invite_form(choices: list, *, fresh: bool = False) -> InviteForm:

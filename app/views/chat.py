@@ -207,7 +207,7 @@ def _back_to(acc, message) -> str:
 def edit(slug: str, message_id: int):
     acc = access.community_for(current_user, slug, "read")
     macc, message = _message_in(acc, message_id)
-    if not chat.may_edit(current_user, message):
+    if not access.may_edit_chat_message(current_user, message):
         from app.errors import Forbidden
 
         raise Forbidden("You can edit only your own messages that are not deleted.")
@@ -248,7 +248,7 @@ def delete(slug: str, message_id: int):
 def promote(slug: str, message_id: int):
     acc = access.community_for(current_user, slug, "read")
     macc, message = _message_in(acc, message_id)
-    if not chat.may_promote(current_user, macc, message):
+    if not access.may_promote_chat_message(current_user, macc, message):
         from app.errors import Forbidden
 
         raise Forbidden("Only the author and the community's moderators can turn this message into a post.")

@@ -78,7 +78,7 @@ def _signed_in():
 
 
 def _nav() -> dict:
-    return {"manages": experts.manages_any(current_user)}
+    return {"manages": access.manages_any(current_user)}
 
 
 @bp.get("/experts")

@@ -47,7 +47,7 @@ def _show(slug: str | None):
     cid = community.id if community else None
     return render_template("policy/show.html", acc=acc, community=community, version=policy.current(cid),
                            accepted=policy.has_accepted(current_user, cid), links=_links(slug),
-                           may_edit=policy.may_edit(current_user, community), form=EmptyForm(formdata=None),
+                           may_edit=access.may_edit_guidelines(current_user, community), form=EmptyForm(formdata=None),
                            next=request.args.get("next", ""))
 
 
@@ -59,7 +59,7 @@ def _history(slug: str | None):
 
 def _edit(slug: str | None):
     community = _community(slug)
-    if not policy.may_edit(current_user, community):
+    if not access.may_edit_guidelines(current_user, community):
         raise Forbidden("Only the social team (global guidelines) and the community's managers can edit these.")
     version = policy.current(community.id if community else None)
     form = GuidelinesForm() if request.method == "POST" else GuidelinesForm(
