@@ -150,7 +150,7 @@ def test_hidden_comment_shows_a_placeholder_to_readers(world):
     item = comments.thread(world["reader"], pacc)[0]
     assert not item.show_body and item.is_hidden
     with pytest.raises(NotFound):
-        comments.comment_for(world["reader"], cid)
+        access.comment_for(world["reader"], cid)
     mod_item = comments.thread(world["mod"], access.post_for(world["mod"], world["post"].id))[0]
     assert mod_item.show_body and mod_item.is_hidden
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask_socketio import rooms
 
 from app.live.guard import error, live_event, ok
-from app.services import chat
+from app.services import access, chat
 
 
 def _in_room(room: str) -> bool:
@@ -47,7 +47,7 @@ def on_send(user, data):
 
 def _own_room_message(user, data):
     message_id = data.get("id")
-    acc, message = chat.message_for(user, message_id)
+    acc, message = access.chat_message_for(user, message_id)
     if not _in_room(message.room):
         return None
     return message

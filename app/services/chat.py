@@ -105,21 +105,6 @@ def parse_room(room) -> tuple[str, int] | None:
     return (match.group(1), int(match.group(2))) if match else None
 
 
-def message_for(viewer, message_id) -> tuple[access.CommunityAccess, ChatMessage]:
-    """Fetch a message with the viewer's access to its community. NotFound when it does not
-    exist or the viewer may not read its community."""
-    if not isinstance(message_id, int) or inputs.id_or_none(message_id) is None:
-        raise NotFound("No such message.")
-    message = db.session.get(ChatMessage, message_id)
-    if message is None:
-        raise NotFound("No such message.")
-    try:
-        acc = access.community_by_id_for(viewer, message.community_id, "read")
-    except NotFound:
-        raise NotFound("No such message.") from None
-    return acc, message
-
-
 def _bump_parent(parent: ChatMessage, delta: int, now: datetime) -> None:
     values = {"reply_count": ChatMessage.reply_count + delta, "changed_at": now}
     if delta > 0:
@@ -215,7 +200,7 @@ def post(author, community_id, body, *, parent_id=None, client_key=None) -> tupl
 
 def edit(actor, message_id, body) -> ChatMessage:
     """Change the text of one's own message. Raises NotFound, Forbidden, ValidationError."""
-    acc, message = message_for(actor, message_id)
+    acc, message = access.chat_message_for(actor, message_id)
     if message.deleted_at is not None:
         raise ValidationError({"body": "This message was deleted; it cannot be edited."})
     if not access.may_edit_chat_message(actor, message):
@@ -236,7 +221,7 @@ def delete(actor, message_id) -> ChatMessage:
     """Delete a message (its author, or the community's moderators). The text is kept for the
     record but shown to nobody; a thread keeps its replies. Raises NotFound, Forbidden,
     ValidationError (already deleted)."""
-    acc, message = message_for(actor, message_id)
+    acc, message = access.chat_message_for(actor, message_id)
     if message.deleted_at is not None:
         raise ValidationError({"_": "This message is already deleted."})
     if not access.may_delete_chat_message(actor, acc, message):
@@ -271,7 +256,7 @@ def promote(actor, message_id, kind: str, title: str, body: str, topic_ids=()) -
     Raises NotFound, Forbidden, ValidationError (the post's fields, already promoted)."""
     from app.services import posts
 
-    acc, message = message_for(actor, message_id)
+    acc, message = access.chat_message_for(actor, message_id)
     if message.deleted_at is not None:
         raise ValidationError({"_": "This message was deleted."})
     if not access.may_promote_chat_message(actor, acc, message):
@@ -350,7 +335,7 @@ class Thread:
 def thread(viewer, message_id) -> Thread:
     """A top-level message with its replies, oldest first (given a reply, its whole thread).
     Raises NotFound."""
-    acc, message = message_for(viewer, message_id)
+    acc, message = access.chat_message_for(viewer, message_id)
     root = message if message.parent_id is None else db.session.get(ChatMessage, message.parent_id)
     replies = list(db.session.scalars(
         select(ChatMessage).options(joinedload(ChatMessage.author)).where(ChatMessage.parent_id == root.id)
@@ -458,7 +443,7 @@ def mention_target(viewer, notification_id: int) -> ChatMessage:
         .order_by(ChatMention.created_at.desc(), ChatMention.message_id.desc()).limit(1))
     if message_id is None:
         raise NotFound("The message is no longer there.")
-    return message_for(viewer, message_id)[1]
+    return access.chat_message_for(viewer, message_id)[1]
 
 
 # --- mentions -----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, events
-from app.errors import Forbidden, NotFound, ValidationError
+from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Comment, CommentLike, Post, PostKind, Revision, User
 from app.services import access, follows, inputs, markup, notifications, posts
@@ -62,28 +62,13 @@ def _require_live_post(pacc: access.PostAccess, message: str) -> None:
         raise Forbidden(message)
 
 
-def comment_for(actor, comment_id) -> tuple[access.PostAccess, Comment]:
-    """Fetch a comment with the actor's rights on its post. NotFound when the comment does not
-    exist or the actor may not read its post."""
-    comment = db.session.get(Comment, comment_id) if isinstance(comment_id, int) else None
-    if comment is None:
-        raise NotFound("No such comment.")
-    try:
-        pacc = access.post_for(actor, comment.post_id, "read")
-    except NotFound:
-        raise NotFound("No such comment.") from None
-    if not access.can_see_comment(pacc, comment, actor):  # hidden or held by moderation
-        raise NotFound("No such comment.")
-    return pacc, comment
-
-
 def _is_author(actor, comment: Comment) -> bool:
     return comment.author_id is not None and comment.author_id == getattr(actor, "id", None)
 
 
 def for_edit(actor, comment_id) -> tuple[access.PostAccess, Comment]:
     """The comment and its post access when the actor may edit it; Forbidden otherwise."""
-    pacc, comment = comment_for(actor, comment_id)
+    pacc, comment = access.comment_for(actor, comment_id)
     if not access.may_edit_comment(pacc, comment, actor):
         raise Forbidden("Only the author and the community's moderators can edit this comment.")
     return pacc, comment
@@ -178,7 +163,7 @@ def edit(actor, comment_id: int, body: str, reason: str = "") -> Comment:
 def delete(actor, comment_id: int) -> Comment:
     """Soft-delete (author or moderators): the text is kept, the thread shows a placeholder,
     replies stay. An accepted answer that is deleted is no longer accepted."""
-    pacc, comment = comment_for(actor, comment_id)
+    pacc, comment = access.comment_for(actor, comment_id)
     if comment.deleted_at is not None:
         raise ValidationError({"_": "This comment is already deleted."})
     if not access.may_delete_comment(pacc, comment, actor):
@@ -196,7 +181,7 @@ def delete(actor, comment_id: int) -> Comment:
 
 def restore(moderator, comment_id: int) -> Comment:
     """Undo a deletion (the community's moderators only)."""
-    pacc, comment = comment_for(moderator, comment_id)
+    pacc, comment = access.comment_for(moderator, comment_id)
     if not pacc.can_moderate:
         raise Forbidden("Only the community's moderators can restore a comment.")
     if comment.deleted_at is None:
@@ -212,7 +197,7 @@ def restore(moderator, comment_id: int) -> Comment:
 def toggle_like(user, comment_id: int) -> tuple[bool, int]:
     """Like a comment, or take the like back. Returns (liked now, like count).
     Readers of the live post only, never one's own comment nor a deleted one."""
-    pacc, comment = comment_for(user, comment_id)
+    pacc, comment = access.comment_for(user, comment_id)
     _require_live_post(pacc, "This post was deleted; its comments cannot be liked.")
     if comment.deleted_at is not None:
         raise ValidationError({"_": "This comment was deleted; it cannot be liked."})
@@ -238,7 +223,7 @@ def toggle_like(user, comment_id: int) -> tuple[bool, int]:
 def accept(actor, comment_id: int) -> Comment:
     """Mark a top-level answer to a question as the accepted one (replacing any earlier one).
     The question's author or someone who may respond officially. The answer's author is told."""
-    pacc, comment = comment_for(actor, comment_id)
+    pacc, comment = access.comment_for(actor, comment_id)
     post = pacc.post
     if post.kind != PostKind.QUESTION:
         raise ValidationError({"_": "Only answers to questions can be accepted."})
@@ -262,7 +247,7 @@ def accept(actor, comment_id: int) -> Comment:
 def unaccept(actor, comment_id: int) -> Comment:
     """Withdraw the acceptance of an answer (same people as accept). Nothing happens when the
     comment is not the accepted one."""
-    pacc, comment = comment_for(actor, comment_id)
+    pacc, comment = access.comment_for(actor, comment_id)
     post = pacc.post
     if post.kind != PostKind.QUESTION:
         raise ValidationError({"_": "Only answers to questions can be accepted."})
@@ -277,7 +262,7 @@ def unaccept(actor, comment_id: int) -> Comment:
 
 def revisions(viewer, comment_id: int) -> tuple[access.PostAccess, Comment, list[Revision]]:
     """Earlier versions of a comment, newest first: for its author and the community's staff."""
-    pacc, comment = comment_for(viewer, comment_id)
+    pacc, comment = access.comment_for(viewer, comment_id)
     if not access.may_see_comment_revisions(pacc, comment, viewer):
         raise Forbidden("Only the author and the community's staff can see earlier versions.")
     rows = db.session.scalars(select(Revision).options(joinedload(Revision.editor))

@@ -209,7 +209,7 @@ def find(viewer, *, q: str | None = None, topic_id: int | None = None, tag: str 
     latest answers to questions the viewer may read. A constant number of queries."""
     readable_topics = _readable_topic_ids(viewer)
     assigned = current_select(XA.user_id).where(XA.topic_id.in_(readable_topics))
-    if viewer.is_employee or viewer.is_staff:
+    if access.sees_all_people(viewer):
         tagged = and_(User.kind == UserKind.EMPLOYEE, access.people_clause(viewer), User.expertise.any())
         pool = or_(User.id.in_(assigned), false() if experts_only else tagged)
     else:
@@ -251,7 +251,7 @@ def _cards(viewer, people: list[User], readable_topics) -> list[ExpertCard]:
             .order_by(XC.name, XT.name)):
         topics[assignment.user_id].append(ExpertTopic(topic, community, assignment.note))
     answers = recent_answers(viewer, ids)
-    if viewer.is_employee or viewer.is_staff:
+    if access.sees_all_people(viewer):
         visible = set(ids)
     else:
         visible = set(db.session.scalars(select(User.id).where(User.id.in_(ids), access.people_clause(viewer))))

@@ -30,6 +30,9 @@ Rules, in one place:
   managers once per gap (TopicFlag) and listed at the top of the needs-attention queue.
 
 Reading functions load what a page shows in a constant number of queries.
+
+Over 500 lines: assignment, routing, escalation and the queue share one set of rules; it splits
+with the experts package of issue 14 (who counts as an expert is already access.experts).
 """
 from __future__ import annotations
 

@@ -116,16 +116,12 @@ def target_for(viewer, target_type: str, target_id) -> Target:
             raise NotFound("No such post.")
         return Target("post", pacc.post, pacc.community.community, pacc.post, pacc.can_moderate)
     if target_type == "comment":
-        from app.services import comments
-
-        pacc, comment = comments.comment_for(viewer, target_id)
+        pacc, comment = access.comment_for(viewer, target_id)
         if not access.can_see_comment(pacc, comment, viewer) or (
                 comment.deleted_at is not None and not pacc.can_moderate):
             raise NotFound("No such comment.")
         return Target("comment", comment, pacc.community.community, pacc.post, pacc.can_moderate)
-    from app.services import chat
-
-    acc, message = chat.message_for(viewer, target_id)
+    acc, message = access.chat_message_for(viewer, target_id)
     if (message.deleted_at is not None or message.hidden_at is not None) and not acc.can_moderate:
         raise NotFound("No such message.")
     return Target("chat", message, acc.community, None, acc.can_moderate)

@@ -1,6 +1,6 @@
 """Search use cases: the search page for a viewer, similar posts while writing, saved searches
 with alerts, and the search log. Whoosh stays inside app/search; permissions come from
-app/services/access.py, fresh for every query:
+app/services/access/, fresh for every query:
 
 1. `permissions(viewer)` turns access's rules into facts the index filters on (readable
    communities, whether every community and person is visible, the viewer's memberships);
@@ -11,6 +11,9 @@ app/services/access.py, fresh for every query:
 
 Search pages run a constant number of queries (permissions, the rows of each type shown, the
 facet labels, one insert into the search log).
+
+Over 500 lines: search, similar posts, saved searches and alerts share the permission and
+presentation code; it splits with the search package of issue 14.
 """
 from __future__ import annotations
 
@@ -67,13 +70,9 @@ UNAVAILABLE = ("Search is being rebuilt and will be back in a moment. Everything
 
 # --- permissions ------------------------------------------------------------------------------
 
-def _active(user) -> bool:
-    return user is not None and getattr(user, "is_authenticated", False) and user.is_active
-
-
 def permissions(viewer) -> engine.Permissions:
     """What `viewer` may see, as index facts (one or two queries, always fresh)."""
-    if not _active(viewer):
+    if not access.is_active_account(viewer):
         return engine.Permissions(active=False)
     if viewer.is_staff:
         return engine.Permissions(active=True, everything=True, self_id=viewer.id)
@@ -501,7 +500,7 @@ def similar_posts(viewer, title: str, *, limit: int = 5) -> list[SimilarPost]:
     from app.services import ideas
 
     title = " ".join((title or "").split())[:200]
-    if len(title) < 3 or not _active(viewer):
+    if len(title) < 3 or not access.is_active_account(viewer):
         return []
     perms = permissions(viewer)
     try:
@@ -559,7 +558,7 @@ def list_saved(user) -> list[SavedSearch]:
 def saved_for(user, saved_id) -> SavedSearch:
     """The person's own saved search; NotFound for anyone else's."""
     saved = db.session.get(SavedSearch, saved_id) if isinstance(saved_id, int) else None
-    if saved is None or not _active(user) or saved.user_id != user.id:
+    if saved is None or not access.is_active_account(user) or saved.user_id != user.id:
         raise NotFound("No such saved search.")
     return saved
 
@@ -567,7 +566,7 @@ def saved_for(user, saved_id) -> SavedSearch:
 def save(user, name: str, text: str, filters: dict | None = None, *, scope: str = "readable",
          alerts: bool = True) -> SavedSearch:
     """Save a search (with alerts on by default). Raises ValidationError."""
-    if not _active(user):
+    if not access.is_active_account(user):
         raise NotFound("No such person.")
     name, text, filters, scope = _clean_saved(user, name, text, filters, scope)
     count = db.session.scalar(select(func.count()).select_from(SavedSearch).where(SavedSearch.user_id == user.id))
@@ -621,7 +620,7 @@ def deliver_alerts(docs: list[dict]) -> int:
     standing, owners = [], {}
     for s in saved:
         owner = s.user
-        if owner is None or not _active(owner):
+        if owner is None or not access.is_active_account(owner):
             continue
         communities = _scope_communities(s, owner)
         if communities:

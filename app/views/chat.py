@@ -16,7 +16,7 @@ from flask_login import current_user, login_required, user_logged_out
 from wtforms import HiddenField, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.errors import NotFound, ValidationError
+from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.live.handlers import SESSION_TOKEN
 from app.models import PostKind
@@ -120,7 +120,7 @@ def _signed_in():
 
 def _message_in(acc, message_id: int):
     """The message (with access) when it belongs to this community; NotFound otherwise."""
-    macc, message = chat.message_for(current_user, message_id)
+    macc, message = access.chat_message_for(current_user, message_id)
     if message.community_id != acc.community.id:
         raise NotFound("No such message.")
     return macc, message
@@ -208,8 +208,6 @@ def edit(slug: str, message_id: int):
     acc = access.community_for(current_user, slug, "read")
     macc, message = _message_in(acc, message_id)
     if not access.may_edit_chat_message(current_user, message):
-        from app.errors import Forbidden
-
         raise Forbidden("You can edit only your own messages that are not deleted.")
     form = EditForm(body=message.body) if request.method == "GET" else EditForm()
     if form.validate_on_submit():
@@ -249,8 +247,6 @@ def promote(slug: str, message_id: int):
     acc = access.community_for(current_user, slug, "read")
     macc, message = _message_in(acc, message_id)
     if not access.may_promote_chat_message(current_user, macc, message):
-        from app.errors import Forbidden
-
         raise Forbidden("Only the author and the community's moderators can turn this message into a post.")
     form = PromoteForm()
     form.topics.choices = [SelectChoice(str(t.id), t.name) for t in acc.community.topics]

@@ -119,7 +119,7 @@ def like(comment_id: int):
         return _flash_back(comment_id, exc)
     if _wants_json():
         return jsonify({"liked": liked, "count": count})
-    _pacc, comment = comments.comment_for(current_user, comment_id)
+    _pacc, comment = access.comment_for(current_user, comment_id)
     return _at(comment.post_id, comment_id)
 
 
@@ -153,5 +153,5 @@ def revisions(comment_id: int):
 def _flash_back(comment_id: int, exc: ValidationError):
     db.session.rollback()
     flash(exc.message, "error")
-    _pacc, comment = comments.comment_for(current_user, comment_id)
+    _pacc, comment = access.comment_for(current_user, comment_id)
     return _at(comment.post_id, comment_id)

@@ -33,6 +33,7 @@ from app.services.access.base import (
 )
 from app.services.access.comments import (
     can_see_comment,
+    comment_for,
     may_accept_comment,
     may_delete_comment,
     may_edit_comment,
@@ -45,7 +46,14 @@ from app.services.access.moderation import (
     moderated_community_ids,
     moderates_any,
 )
-from app.services.access.people import can_see_email, can_see_person, may_see_vote_details, people_clause, person_for
+from app.services.access.people import (
+    can_see_email,
+    can_see_person,
+    may_see_vote_details,
+    people_clause,
+    person_for,
+    sees_all_people,
+)
 from app.services.access.posts import (
     can_read_post,
     can_respond_officially,
@@ -72,13 +80,19 @@ from app.services.access.roles import (
     require_staff,
     sees_every_invitation,
 )
-from app.services.access.rooms import may_delete_chat_message, may_edit_chat_message, may_promote_chat_message
+from app.services.access.rooms import (
+    chat_message_for,
+    may_delete_chat_message,
+    may_edit_chat_message,
+    may_promote_chat_message,
+)
 
 __all__ = [
     "CommunityAccess", "HeaderRoles", "PostAccess",
     "access_to", "can_create_community", "can_discover", "can_invite_externals", "can_invite_into",
     "can_read", "can_read_post", "can_respond_officially", "can_sanction_accounts", "can_see_comment",
-    "can_see_email", "can_see_organisation", "can_see_person", "can_see_post", "community_by_id_for",
+    "can_see_email", "can_see_organisation", "can_see_person", "can_see_post", "chat_message_for", "comment_for",
+    "community_by_id_for",
     "community_for", "discoverable_clause", "header_roles", "is_active_account", "is_active_employee",
     "is_post_staff", "kind_may_be_member", "managed_communities", "managed_community_ids",
     "manages_any", "may_accept_comment", "may_be_member", "may_delete_chat_message", "may_delete_comment",
@@ -86,6 +100,6 @@ __all__ = [
     "may_promote_chat_message", "may_revoke_invitation", "may_see_comment_revisions", "may_see_vote_details",
     "membership_of", "moderated_community_ids", "moderates_any", "moderation_visible_clause", "people_clause",
     "person_for", "person_reads_clause", "post_access", "post_for", "readable_clause", "readable_community_ids",
-    "readable_posts_clause", "require_admin", "require_staff", "sees_every_invitation",
+    "readable_posts_clause", "require_admin", "require_staff", "sees_all_people", "sees_every_invitation",
     "comments", "communities", "experts", "moderation", "people", "posts", "roles", "rooms",
 ]

@@ -1,8 +1,11 @@
 """Rights on comments, given the viewer's PostAccess on the comment's post."""
 from __future__ import annotations
 
+from app.errors import NotFound
+from app.extensions import db
 from app.models import Comment, PostKind
 from app.services.access.base import PostAccess, is_active_account
+from app.services.access.posts import post_for
 
 
 def _is_author(actor, comment: Comment) -> bool:
@@ -18,6 +21,22 @@ def can_see_comment(pacc: PostAccess, comment, user) -> bool:
             pacc.can_moderate or (is_active_account(user) and comment.author_id == user.id)):
         return False
     return True
+
+
+def comment_for(actor, comment_id) -> tuple[PostAccess, Comment]:
+    """Fetch a comment; returns (the actor's PostAccess on its post, the comment). Raises
+    NotFound when the comment does not exist, the actor may not read its post, or it is hidden
+    or held by moderation from the actor."""
+    comment = db.session.get(Comment, comment_id) if isinstance(comment_id, int) else None
+    if comment is None:
+        raise NotFound("No such comment.")
+    try:
+        pacc = post_for(actor, comment.post_id, "read")
+    except NotFound:
+        raise NotFound("No such comment.") from None
+    if not can_see_comment(pacc, comment, actor):  # hidden or held by moderation
+        raise NotFound("No such comment.")
+    return pacc, comment
 
 
 def may_edit_comment(pacc: PostAccess, comment: Comment, actor) -> bool:

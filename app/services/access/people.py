@@ -11,13 +11,19 @@ from app.models import AccountClosure, Membership, User, UserKind
 from app.services.access.base import is_active_account
 
 
+def sees_all_people(viewer) -> bool:
+    """Whether the viewer sees every open account (employees and staff), rather than only
+    themselves and the people they share a community with. Raises nothing."""
+    return viewer.kind == UserKind.EMPLOYEE or viewer.is_staff
+
+
 def people_clause(viewer) -> ColumnElement[bool]:
     """A WHERE clause on User: the people this viewer may see in the directory and profiles.
     Raises nothing."""
     if not is_active_account(viewer):
         return false()
     open_account = ~exists().where(AccountClosure.user_id == User.id)  # closed accounts are gone
-    if viewer.kind == UserKind.EMPLOYEE or viewer.is_staff:
+    if sees_all_people(viewer):
         return open_account
     mine = aliased(Membership)
     theirs = aliased(Membership)
