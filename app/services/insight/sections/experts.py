@@ -56,79 +56,16 @@ def experts(ctx: Ctx) -> Section:
     community (or per topic on a community's dashboard). Returns a report.Section; raises nothing of its own."""
     section = Section("experts", "Experts",
                       "Topics with experts, and how experts answer the questions and ideas in their topics.")
-    per_community = not ctx.scope.is_community
-
-    def waits(group: str | None):
-        def build():
-            items = _items(ctx)
-            g = items.c[group] if group else items.c.week
-            return (select(g.label("g"), items.c.expert_secs.label("v"))
-                    .where(items.c.expert_secs.isnot(None)).subquery("expert_waits"))
-        return build
-
-    def topics_build(grouped: bool):
-        def build():
-            topics = _scope_topics(ctx)
-            cols = (topics.c.community_id,) if grouped else ()
-            stmt = select(*cols, func.count(), func.sum(case((_has_expert(topics), 1), else_=0))).select_from(topics)
-            return stmt.group_by(*cols) if grouped else stmt
-        return build
-
-    n_topics, with_experts = ctx.one("experts.topics", topics_build(False))
+    n_topics, with_experts = ctx.one("experts.topics", _topics_build(ctx, False))
     with_experts = as_int(with_experts)
-    per: dict[int, list[int]] = {}   # community: topics, with experts, items, answered, fell due, open
-    weekly: dict[int, list[int]] = {}  # week: items, answered, fell due
-
-    def covered(w):
-        return [w.c.covered > 0, not_duplicate(w)]
-
-    for week, n, a in weeks_sum(ctx, "experts.weekly", ("week",), ("covered", "covered_answered"), covered):
-        wk = weekly.setdefault(week, [0, 0, 0])
-        wk[0], wk[1] = as_int(n), as_int(a)
-    for cid, n, a in weeks_sum(ctx, "experts.per_community", ("community_id",), ("covered", "covered_answered"),
-                                covered):
-        row = per.setdefault(cid, [0] * 6)
-        row[2], row[3] = as_int(n), as_int(a)
-    for cid, week, n in ctx.rows("experts.due", lambda: _due_build(ctx)):
-        per.setdefault(cid, [0] * 6)[4] += n
-        weekly.setdefault(week, [0, 0, 0])[2] += n
-    for cid, n in ctx.rows("experts.open", lambda: _open_build(ctx)):
-        per.setdefault(cid, [0] * 6)[5] += n
+    per, weekly = _counts(ctx)
     items = sum(r[2] for r in per.values())
     answered = sum(r[3] for r in per.values())
     went = sum(r[4] for r in per.values())
     still = sum(r[5] for r in per.values())
-    med = ctx.quantiles("experts.q_all", waits(None)).get(None, (None,))[0]
-    q_week = ctx.quantiles("experts.q_week", waits("week"), group=True)
-    week_rows = []
-    for w in ctx.filters.weeks:
-        n, a, due = weekly.get(w, (0, 0, 0))
-        week_rows.append([week_start(w).date(), n, a, share(a, n), hours(q_week.get(w, (None,))[0]), due])
-    section.tables = [Table("experts-weekly", "Questions and ideas in topics with experts, by week posted", [
-        Column("week", "Week of", WEEK), Column("items", "In topics with experts"),
-        Column("answered", "Answered by an expert"), Column("rate", "Expert answer rate", PCT),
-        Column("median", "Median expert response time", HOURS), Column("overdue", "Went overdue")],
-        week_rows, Chart("bar", ("items", "answered")),
-        empty_message="No questions or ideas in topics with experts in this period.")]
-    if per_community:
-        for cid, n, w in ctx.rows("experts.topics_by_community", topics_build(True)):
-            per.setdefault(cid, [0] * 6)[:2] = [n, as_int(w)]
-        q_comm = ctx.quantiles("experts.q_community", waits("community_id"), group=True)
-        names = {c.id: c.name for c in ctx.scope.communities}
-        rows = []
-        for cid, vals in sorted(per.items(), key=lambda kv: names.get(kv[0], "").lower()):
-            if cid in names:
-                rows.append([names[cid], vals[0], vals[1], share(vals[1], vals[0]), vals[2], vals[3],
-                             share(vals[3], vals[2]), hours(q_comm.get(cid, (None,))[0]), vals[4], vals[5]])
-        section.tables.append(Table("experts-communities", "Experts by community", [
-            Column("community", "Community", TEXT), Column("topics", "Topics"), Column("with", "With experts"),
-            Column("coverage", "Share with experts", PCT), Column("items", "Questions and ideas"),
-            Column("answered", "Answered by an expert"), Column("rate", "Answer rate", PCT),
-            Column("median", "Median response time", HOURS), Column("went", "Went overdue"),
-            Column("open", "Overdue now")], rows, Chart("hbar", ("coverage", "rate"), "%"),
-            empty_message="No community has topics yet."))
-    else:
-        section.tables.append(_topic_table(ctx))
+    med = ctx.quantiles("experts.q_all", _waits(ctx, None)).get(None, (None,))[0]
+    section.tables = [_weekly_table(ctx, weekly)]
+    section.tables.append(_communities_table(ctx, per) if not ctx.scope.is_community else _topic_table(ctx))
     section.figures = [
         Figure("Topics with experts", share(with_experts, n_topics), PCT, f"{with_experts} of {n_topics} topics"),
         Figure("Expert answer rate", share(answered, items), PCT, f"{answered} of {items} questions and ideas"),
@@ -145,6 +82,84 @@ def experts(ctx: Ctx) -> Section:
     section.scores["coverage"] = share(with_experts, n_topics)
     section.scores["expert_rate"] = share(answered, items)
     return section
+
+
+def _waits(ctx: Ctx, group: str | None):
+    """A builder of (g, v): expert response times in seconds, grouped by `group` (None: one group)."""
+    def build():
+        items = _items(ctx)
+        g = items.c[group] if group else items.c.week
+        return (select(g.label("g"), items.c.expert_secs.label("v"))
+                .where(items.c.expert_secs.isnot(None)).subquery("expert_waits"))
+    return build
+
+
+def _topics_build(ctx: Ctx, grouped: bool):
+    """A builder of ([community,] topics, topics with an expert) at the end of the period."""
+    def build():
+        topics = _scope_topics(ctx)
+        cols = (topics.c.community_id,) if grouped else ()
+        stmt = select(*cols, func.count(), func.sum(case((_has_expert(topics), 1), else_=0))).select_from(topics)
+        return stmt.group_by(*cols) if grouped else stmt
+    return build
+
+
+def _covered(w):
+    return [w.c.covered > 0, not_duplicate(w)]
+
+
+def _counts(ctx: Ctx) -> tuple[dict, dict]:
+    """{community: [topics, with experts, items, answered, fell due, open]} (the first two are
+    filled by _communities_table) and {week: [items, answered, fell due]}."""
+    per: dict[int, list[int]] = {}
+    weekly: dict[int, list[int]] = {}
+    for week, n, a in weeks_sum(ctx, "experts.weekly", ("week",), ("covered", "covered_answered"), _covered):
+        wk = weekly.setdefault(week, [0, 0, 0])
+        wk[0], wk[1] = as_int(n), as_int(a)
+    for cid, n, a in weeks_sum(ctx, "experts.per_community", ("community_id",), ("covered", "covered_answered"),
+                               _covered):
+        row = per.setdefault(cid, [0] * 6)
+        row[2], row[3] = as_int(n), as_int(a)
+    for cid, week, n in ctx.rows("experts.due", lambda: _due_build(ctx)):
+        per.setdefault(cid, [0] * 6)[4] += n
+        weekly.setdefault(week, [0, 0, 0])[2] += n
+    for cid, n in ctx.rows("experts.open", lambda: _open_build(ctx)):
+        per.setdefault(cid, [0] * 6)[5] += n
+    return per, weekly
+
+
+def _weekly_table(ctx: Ctx, weekly: dict) -> Table:
+    q_week = ctx.quantiles("experts.q_week", _waits(ctx, "week"), group=True)
+    week_rows = []
+    for w in ctx.filters.weeks:
+        n, a, due = weekly.get(w, (0, 0, 0))
+        week_rows.append([week_start(w).date(), n, a, share(a, n), hours(q_week.get(w, (None,))[0]), due])
+    return Table("experts-weekly", "Questions and ideas in topics with experts, by week posted", [
+        Column("week", "Week of", WEEK), Column("items", "In topics with experts"),
+        Column("answered", "Answered by an expert"), Column("rate", "Expert answer rate", PCT),
+        Column("median", "Median expert response time", HOURS), Column("overdue", "Went overdue")],
+        week_rows, Chart("bar", ("items", "answered")),
+        empty_message="No questions or ideas in topics with experts in this period.")
+
+
+def _communities_table(ctx: Ctx, per: dict) -> Table:
+    """The organisation dashboard: the experts figures per community the viewer may read."""
+    for cid, n, w in ctx.rows("experts.topics_by_community", _topics_build(ctx, True)):
+        per.setdefault(cid, [0] * 6)[:2] = [n, as_int(w)]
+    q_comm = ctx.quantiles("experts.q_community", _waits(ctx, "community_id"), group=True)
+    names = {c.id: c.name for c in ctx.scope.communities}
+    rows = []
+    for cid, vals in sorted(per.items(), key=lambda kv: names.get(kv[0], "").lower()):
+        if cid in names:
+            rows.append([names[cid], vals[0], vals[1], share(vals[1], vals[0]), vals[2], vals[3],
+                         share(vals[3], vals[2]), hours(q_comm.get(cid, (None,))[0]), vals[4], vals[5]])
+    return Table("experts-communities", "Experts by community", [
+        Column("community", "Community", TEXT), Column("topics", "Topics"), Column("with", "With experts"),
+        Column("coverage", "Share with experts", PCT), Column("items", "Questions and ideas"),
+        Column("answered", "Answered by an expert"), Column("rate", "Answer rate", PCT),
+        Column("median", "Median response time", HOURS), Column("went", "Went overdue"),
+        Column("open", "Overdue now")], rows, Chart("hbar", ("coverage", "rate"), "%"),
+        empty_message="No community has topics yet.")
 
 
 def _topic_table(ctx: Ctx) -> Table:
