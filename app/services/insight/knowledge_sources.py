@@ -28,6 +28,9 @@ MISSED_MIN_PEOPLE = 3
 
 @dataclass
 class Searches:
+    """The knowledge section's search part: its figures, tables and notes, whether nobody
+    searched, and the share of searches that found something (None without searches)."""
+
     figures: list = field(default_factory=list)
     tables: list = field(default_factory=list)
     notes: list = field(default_factory=list)
