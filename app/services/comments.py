@@ -118,10 +118,11 @@ def for_edit(actor, comment_id) -> tuple[access.PostAccess, Comment]:
 # --- writing ------------------------------------------------------------------------------
 
 def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=(),
-        confirm_sensitive: bool = False) -> Comment:
+        confirm_sensitive: bool = False, accept_guidelines: bool = False) -> Comment:
     """Comment on a post the author may read (a reply when parent_id is given), with `files`
     and the author's pending uploads named by the tokens in `pending`
-    (app.services.attachments.hold). Returns it.
+    (app.services.attachments.hold). Returns it. `accept_guidelines`: the author accepts the
+    guidelines that apply there in the same transaction (stored only if the comment is).
 
     Raises NotFound (post), Forbidden (deleted post; locked post unless a moderator),
     ValidationError (body, parent, files; pre-moderation: "body", "confirm_sensitive").
@@ -136,6 +137,8 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=()
     body = _clean_body(body)
     from app.services import policy
 
+    if accept_guidelines:
+        policy.accept(author, post.community_id, commit=False)
     policy.require_accepted(author, post.community_id)  # the social policy, accepted before writing
     from app.services import premoderation
 

@@ -476,8 +476,7 @@ def _account_action(actor, target: Target, action: str, reason: str, *, ip: str 
     accounts.apply_suspension(actor, person, until if action == "suspend" else None, reason,
                               action=f"user.{action}", ip=ip, via=via)
     _resolve_reports(actor, target, "actioned", f"{action}: {reason}")
-    db.session.commit()
-    events.user_sessions_ended(person.id)
+    db.session.commit()  # apply_suspension queued the end of their live sessions
     return target
 
 

@@ -88,9 +88,11 @@ def _topics(community: Community, topic_ids) -> list[Topic]:
 # --- writing ------------------------------------------------------------------------------
 
 def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *, files=(),
-           pending=(), confirm_sensitive: bool = False) -> Post:
+           pending=(), confirm_sensitive: bool = False, accept_guidelines: bool = False) -> Post:
     """Post in a community the author may read, with `files` and the author's pending uploads
     named by the tokens in `pending` (app.services.attachments.hold). Returns the post.
+    `accept_guidelines`: the author accepts the guidelines that apply there in the same
+    transaction (stored only if the post is).
 
     Raises NotFound (community), ValidationError (fields, topics, attachments, pre-moderation:
     "body" when a rule blocks it, "confirm_sensitive" when it looks like personal data in a
@@ -102,6 +104,8 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     kind, title, body = _clean(kind, title, body)
     from app.services import policy
 
+    if accept_guidelines:
+        policy.accept(author, acc.community.id, commit=False)
     policy.require_accepted(author, acc.community.id)  # the social policy, accepted before writing
     topics = _topics(acc.community, topic_ids)
     from app.services import premoderation
