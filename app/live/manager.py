@@ -90,10 +90,9 @@ class LiveState:
 
             self.redis = redis.Redis.from_url(redis_url)
             self.presence = presence.RedisPresence(self.redis, prefix, ttl)
-            self.limiter = limits.RedisLimiter(self.redis, prefix)
         else:
             self.presence = presence.MemoryPresence(ttl)
-            self.limiter = limits.MemoryLimiter()
+        self.limiter = limits.SocketLimiter(limits.storage_uri(app.config), prefix)
         self.limits_on = setting(app, "KRING_LIVE_RATELIMIT", True, bool)
         self.server = None  # the python-socketio server, set by the manager
         self._loop_started = False

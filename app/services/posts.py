@@ -51,7 +51,9 @@ def refresh_hot(post: Post) -> None:
 
 # --- validation ---------------------------------------------------------------------------
 
-def _clean(kind: str, title: str, body: str) -> tuple[PostKind, str, str]:
+def clean_fields(kind: str, title: str, body: str) -> tuple[PostKind, str, str]:
+    """The post's (kind, title, body), checked and trimmed (posts and moderation edits).
+    Raises ValidationError naming the fields at fault."""
     errors = {}
     try:
         kind = PostKind(kind)
@@ -101,7 +103,7 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     A post held by pre-moderation (post.held_at) is seen by its author and moderators only and
     announced when approved."""
     acc = access.community_for(author, slug, "read")
-    kind, title, body = _clean(kind, title, body)
+    kind, title, body = clean_fields(kind, title, body)
     from app.services import policy
 
     if accept_guidelines:
@@ -141,7 +143,7 @@ def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str =
     editing someone else's post must give a reason. Raises Forbidden, NotFound, ValidationError."""
     pacc = access.post_for(actor, post_id, "edit")
     post = pacc.post
-    _kind, title, body = _clean(post.kind, title, body)
+    _kind, title, body = clean_fields(post.kind, title, body)
     topics = _topics(pacc.community.community, topic_ids)
     reason = (reason or "").strip()
     if not pacc.is_author and not reason:
