@@ -22,6 +22,8 @@ an emitted event is delivered to this process's sockets:
 (person, rooms and their community), the fences, the presence store and the rate limiter, and
 runs a small background loop that keeps this process's presence entries fresh (so entries of a
 crashed process expire) and re-checks every socket's access once a minute.
+
+Over 500 lines: both managers and the state they share are one delivery path, read together.
 """
 from __future__ import annotations
 

@@ -3,7 +3,10 @@
 Tokens for email verification and password reset are signed (itsdangerous) and expire. The
 reset token carries a fingerprint of the current password hash, so it works once: after the
 reset the fingerprint no longer matches. Every password change, suspension and "sign out
-everywhere" bumps `session_version`, which ends all sessions and remember cookies.
+everywhere" bumps `session_version`, which ends all sessions and remember cookies, and
+queues the end of the person's live sockets for when that transaction commits.
+
+Over 500 lines: the whole account life cycle (sign-up to suspension) kept in one place.
 """
 from __future__ import annotations
 

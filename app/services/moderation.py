@@ -12,6 +12,8 @@
   (ends a suspension or ban). Suspensions and bans are for the social team and admins; only
   admins sanction staff accounts.
 - Internal notes on posts: for the post's staff (access.is_post_staff).
+
+Over 500 lines: the queue, every action and its audit/notify/live follow-ups form one use-case set.
 """
 from __future__ import annotations
 
