@@ -54,13 +54,22 @@ live.batch               {room: null, events}              what a connect or joi
                                          presence.state / room.refused above, in few frames (sent
                                          after the connect acknowledgement; app.live.handlers.frames)
 Times are ISO 8601 UTC ending in "Z". Client events and their acks: app.live.handlers, app.live.chat.
+
+Besides events, `on_commit(fn)` queues any reaction (ending a person's live sockets, a
+browser's, a narrowing) on the same queue: it runs after the transaction commits, in the order
+queued, and is dropped on rollback. Nothing reacts after a hand-made commit. What the live
+layer does (disconnect, narrow, presence) reaches this module through `set_live_hooks`, which
+app.live.rooms.install() calls at start-up: this module never imports the live layer.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
@@ -71,6 +80,58 @@ log = logging.getLogger(__name__)
 _KEY = "kring_events"
 _held = threading.local()
 
+# Key in the Flask session: the browser's live-session token (its sockets join session:<token>;
+# its sign-out disconnects exactly them). Shared by the pages (app.views.chat) and the sockets.
+SESSION_TOKEN = "_live"
+
+
+def _nothing(*_args) -> None:
+    return None
+
+
+@dataclass
+class LiveHooks:
+    """What the live layer does for this module (app.live.rooms.install sets them)."""
+    disconnect_user: Callable[[int], None] = _nothing
+    disconnect_browser: Callable[[str], None] = _nothing
+    narrow: Callable[[list], None] = _nothing
+    presence: Callable[[str], dict] = lambda room: {"count": 0, "people": []}
+
+
+hooks = LiveHooks()
+
+
+def set_live_hooks(*, disconnect_user, disconnect_browser, narrow, presence) -> None:
+    """Install the live layer's functions (called once at start-up by app.live.rooms.install).
+    Returns nothing; until it is called, the reactions that need them do nothing."""
+    hooks.disconnect_user = disconnect_user
+    hooks.disconnect_browser = disconnect_browser
+    hooks.narrow = narrow
+    hooks.presence = presence
+
+
+def presence_of(room: str) -> dict:
+    """{count, people}: who is in the room now (the live layer's presence store). Raises what
+    the store raises (Redis away)."""
+    return hooks.presence(room)
+
+
+def site_path(endpoint: str, **values) -> str:
+    """A site path for `endpoint` that works inside and outside a request (jobs, CLI). Raises
+    werkzeug's BuildError for an unknown endpoint."""
+    return current_app.url_map.bind("localhost").build(endpoint, values)
+
+
+def person(user) -> dict | None:
+    """The display fields of a person in live payloads (None for None)."""
+    if user is None:
+        return None
+    avatar = None
+    if user.avatar_key:
+        avatar = site_path("people.avatar", handle=user.handle, key=user.avatar_key.rsplit("/", 1)[-1])
+    return {"id": user.id, "name": user.display_name, "handle": user.handle, "kind": user.kind.value,
+            "initial": (user.display_name[:1] or "?").upper(), "avatar": avatar}
+
 
 def _emit(name: str, payload: dict, room: str) -> None:
     try:
@@ -79,12 +140,30 @@ def _emit(name: str, payload: dict, room: str) -> None:
         log.exception("could not emit %s to %s", name, room)
 
 
-def publish(name: str, payload: dict, room: str) -> None:
-    """Emit `name` to `room` once the current transaction commits (never if it rolls back)."""
+def _queue(item) -> None:
     session = db.session()
     if not session.in_transaction():
-        session.begin()  # so a rollback before any SQL still drops the event
-    session.info.setdefault(_KEY, []).append((name, payload, room))
+        session.begin()  # so a rollback before any SQL still drops it
+    session.info.setdefault(_KEY, []).append(item)
+
+
+def publish(name: str, payload: dict, room: str) -> None:
+    """Emit `name` to `room` once the current transaction commits (never if it rolls back)."""
+    _queue((name, payload, room))
+
+
+def on_commit(fn: Callable[[], None]) -> None:
+    """Run `fn()` once the current transaction commits, in order with the events queued in it
+    (dropped if it rolls back). `fn` must not use the database session (it runs inside the
+    commit); an exception it raises is logged, never raised: the commit stands."""
+    _queue(fn)
+
+
+def _run(fn) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - a reaction must never break the committed action
+        log.exception("after-commit reaction %r failed", fn)
 
 
 # --- narrowing: a change of who may read what takes effect on open sockets at commit --------
@@ -139,16 +218,16 @@ def narrowing_pending(session: Session) -> set[tuple[str, int]]:
 def _after_commit(session: Session) -> None:
     scopes = session.info.pop(_NARROW_KEY, None)
     if scopes:
-        from app.live import rooms
-
-        rooms.narrow(sorted(scopes))
+        _run(lambda: hooks.narrow(sorted(scopes)))
     pending = session.info.pop(_KEY, None)
     held = getattr(_held, "items", None)
-    if held is not None:
-        held.extend(pending or ())
-        return
-    for name, payload, room in pending or ():
-        _emit(name, payload, room)
+    for item in pending or ():
+        if callable(item):
+            _run(item)
+        elif held is not None:
+            held.append(item)
+        else:
+            _emit(*item)
 
 
 @contextlib.contextmanager
@@ -189,18 +268,26 @@ def _after_rollback(session: Session, previous_transaction) -> None:
 
 
 def user_sessions_ended(user_id: int) -> None:
-    """Signed out everywhere, suspended or banned: tell and drop every socket of the person.
-    Called after the commit that ended the sessions."""
-    _emit("session.ended", {"user_id": user_id}, f"user:{user_id}")
-    from app.live import rooms
+    """Signed out everywhere, suspended or banned: once the current transaction commits, tell
+    and drop every socket of the person (nothing if it rolls back). Returns nothing."""
+    publish("session.ended", {"user_id": user_id}, f"user:{user_id}")
+    on_commit(lambda: hooks.disconnect_user(user_id))
 
-    rooms.disconnect_user(user_id)
+
+def browser_signed_out(token: str | None) -> None:
+    """One browser signed out: disconnect its sockets (session:<token>) in every process, now.
+    A plain sign-out stores nothing (it clears the cookie session), so there is no commit to
+    wait for; a sign-out that changes stored state queues `user_sessions_ended` in its
+    transaction instead. Returns nothing; never raises."""
+    if token:
+        _run(lambda: hooks.disconnect_browser(token))
 
 
 def member_removed(community_id: int, user_id: int) -> None:
-    """A person was removed from a community: tell their open pages (after commit; the commit
-    itself already took their sockets out of the rooms they may no longer read)."""
-    _emit("community.member_removed", {"community_id": community_id, "user_id": user_id}, f"user:{user_id}")
+    """A person was removed from a community: tell their open pages once the current
+    transaction commits (the commit itself takes their sockets out of the rooms they may no
+    longer read)."""
+    publish("community.member_removed", {"community_id": community_id, "user_id": user_id}, f"user:{user_id}")
 
 
 def signal(name: str, payload: dict, room: str, *, skip_sid: str | None = None) -> None:
@@ -219,13 +306,11 @@ def _iso(moment) -> str | None:
 
 def post_created(post) -> None:
     """posts.create: the community page shows the new post without reload."""
-    from app.services import chat
-
     room = f"community:{post.community_id}"
     publish("post.created", {"room": room, "post_id": post.id, "community_id": post.community_id,
                              "kind": post.kind.value, "title": post.title,
-                             "url": chat.site_path("posts.show", post_id=post.id),
-                             "author": chat.person(post.author)}, room)
+                             "url": site_path("posts.show", post_id=post.id),
+                             "author": person(post.author)}, room)
 
 
 def _comment_payload(comment, post, room: str) -> dict:
@@ -257,10 +342,8 @@ def idea_voted(post, voter_id: int, voted: bool) -> None:
 
 
 def idea_status_changed(post, change, actor) -> None:
-    from app.services import chat
-
     payload = {"post_id": post.id, "status": change.to_status.value, "status_label": change.to_status.label,
-               "response_html": change.response_html, "actor": chat.person(actor),
+               "response_html": change.response_html, "actor": person(actor),
                "created_at": _iso(change.created_at), "duplicate_of_id": change.duplicate_of_id}
     for room in (f"post:{post.id}", f"community:{post.community_id}"):
         publish("idea.status_changed", {"room": room, **payload}, room)
@@ -268,21 +351,17 @@ def idea_status_changed(post, change, actor) -> None:
 
 def expert_assigned(community, topic, expert) -> None:
     """experts.assign: the community page tells who answers for a topic now."""
-    from app.services import chat
-
     room = f"community:{community.id}"
     publish("expert.assigned", {"room": room, "community_id": community.id, "topic_id": topic.id,
-                                "topic": topic.name, "expert": chat.person(expert)}, room)
+                                "topic": topic.name, "expert": person(expert)}, room)
 
 
 def notification_created(note, unread: int) -> None:
     """notifications.create: the header count and the notification list of every open page."""
-    from app.services import chat
-
     publish("notification.created", {
         "unread": unread,
         "notification": {"id": note.id, "kind": note.kind, "text": note.text, "created_at": _iso(note.created_at),
-                         "open_url": chat.site_path("notifications.open_one", notification_id=note.id)}}, f"user:{note.user_id}")
+                         "open_url": site_path("notifications.open_one", notification_id=note.id)}}, f"user:{note.user_id}")
 
 
 def notifications_read(user_id: int, unread: int) -> None:

@@ -400,7 +400,7 @@ def init_sockets(app: Flask) -> None:
     # Import the handlers first: decorators that run while the extension has no server are
     # kept in its handler list and registered on every app's server by init_app (imported
     # after init_app, they would bind to the first app's server only).
-    from app.live import handlers, manager  # noqa: F401
+    from app.live import handlers, manager, rooms  # noqa: F401
 
     socketio.init_app(
         app,
@@ -412,3 +412,4 @@ def init_sockets(app: Flask) -> None:
         manage_session=False,
         max_http_buffer_size=64 * 1024,  # larger socket messages close that connection
     )
+    rooms.install()  # app.events reaches the sockets through these hooks

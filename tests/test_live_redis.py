@@ -42,10 +42,10 @@ def test_presence_is_shared_and_expires_without_refresh(redis_prefix):
 
 
 def test_rate_limits_count_across_processes(redis_prefix):
-    from app.live.limits import RedisLimiter
+    from app.live.limits import SocketLimiter
 
     server, prefix = redis_prefix
-    one, two = RedisLimiter(server, prefix), RedisLimiter(server, prefix)
+    one, two = SocketLimiter(REDIS_URL, prefix), SocketLimiter(REDIS_URL, prefix)
     assert [one.hit("7:chat.send", 3, 60) for _ in range(2)] == [0, 0]
     assert two.hit("7:chat.send", 3, 60) == 0
     assert one.hit("7:chat.send", 3, 60) > 0

@@ -15,6 +15,12 @@ Called at the end of app.demo.organisation. Bulk-made for speed (a few seconds):
 as ORM objects (so the search index hears of them), votes, status changes, chat messages,
 escalations and the search log as plain inserts, every counter set as the services would.
 Deterministic (its own random generator), and it ends with a full rollup.
+
+Why not through the services: every row here is history, back-dated up to 26 weeks, and the
+services (posts.create, comments.add, ideas.toggle_vote, ideas.change_status, chat, search,
+experts' escalation job) stamp clock.utcnow(), commit and notify per call. The services' own
+pieces are reused where they do not stamp a time: markup.to_html for bodies, posts.hot_score for
+the hot rank, insight.rollup at the end.
 """
 from __future__ import annotations
 
@@ -160,6 +166,8 @@ def _adoption(week: int) -> float:
 
 
 def seed(by_local: dict[str, User]) -> str:
+    """Back-date the demo people, communities, memberships and topics, and write six months of
+    activity (module docstring). Commits. Returns a one-line summary; raises nothing of its own."""
     rng = random.Random(2026)
     now = clock.utcnow()
     monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -181,6 +189,7 @@ def seed(by_local: dict[str, User]) -> str:
         else:
             weeks = rng.randint(5, 12)
         joined[uid] = start + timedelta(weeks=weeks, days=rng.randint(0, 4), hours=rng.randint(8, 17))
+    # back-dating existing rows: no service changes created_at
     for uid, moment in joined.items():
         db.session.execute(update(User).where(User.id == uid).values(created_at=moment))
     # some people only read (lurkers), some only vote, some drop by now and then, the others
@@ -389,6 +398,7 @@ def seed(by_local: dict[str, User]) -> str:
                                 "escalated_at": due + timedelta(minutes=10), "notified": 0,
                                 "resolved_at": answered})
     db.session.flush()
+    # back-dated history in bulk: the services stamp clock.utcnow() (module docstring)
     if votes:
         db.session.execute(insert(Vote), [{"post_id": i.id, "user_id": v, "created_at": w} for i, v, w in votes])
     chats.sort(key=lambda c: c["created_at"])  # ids in time order: the channel reads by id

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_ROOMS = 20
 PRESENCE_LIST = 50
-SESSION_TOKEN = "_live"  # key in the Flask session: the browser's live-session token
+SESSION_TOKEN = events.SESSION_TOKEN  # key in the Flask session: the browser's live-session token
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ def presence_of(room: str) -> dict:
     ids = state.presence.users(room)
     shown = ids[:PRESENCE_LIST]
     people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(shown)))} if shown else {}
-    return {"count": len(ids), "people": [chat.person(people[i]) for i in shown if i in people]}
+    return {"count": len(ids), "people": [events.person(people[i]) for i in shown if i in people]}
 
 
 def _cursor(value) -> tuple[int | None, list[int]]:
@@ -93,7 +93,7 @@ def enter(user, room, after: int | None, have: list[int]) -> tuple[str, list[tup
     join_room(room)
     state.track(sid, room, chat.community_of_room(room))
     if state.presence.add(room, user.id, sid):
-        events.signal("presence.joined", {"room": room, "user": chat.person(user)}, room, skip_sid=sid)
+        events.signal("presence.joined", {"room": room, "user": events.person(user)}, room, skip_sid=sid)
     missed: list[tuple[str, dict]] = []
     if after is not None:
         result = chat.replay(user, room, after, have)

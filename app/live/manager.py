@@ -22,6 +22,8 @@ an emitted event is delivered to this process's sockets:
 (person, rooms and their community), the fences, the presence store and the rate limiter, and
 runs a small background loop that keeps this process's presence entries fresh (so entries of a
 crashed process expire) and re-checks every socket's access once a minute.
+
+Over 500 lines: both managers and the state they share are one delivery path, read together.
 """
 from __future__ import annotations
 
@@ -90,10 +92,9 @@ class LiveState:
 
             self.redis = redis.Redis.from_url(redis_url)
             self.presence = presence.RedisPresence(self.redis, prefix, ttl)
-            self.limiter = limits.RedisLimiter(self.redis, prefix)
         else:
             self.presence = presence.MemoryPresence(ttl)
-            self.limiter = limits.MemoryLimiter()
+        self.limiter = limits.SocketLimiter(limits.storage_uri(app.config), prefix)
         self.limits_on = setting(app, "KRING_LIVE_RATELIMIT", True, bool)
         self.server = None  # the python-socketio server, set by the manager
         self._loop_started = False

@@ -12,7 +12,8 @@ Rooms a socket is put in (by the server, never chosen freely by the client):
 
 Who may be in a room changes with a community's visibility, a person's kind, staff flags or
 suspension, a membership and a post's state: app.events notices each such change at flush and
-calls `narrow` when it commits, before the commit returns.
+calls `narrow` when it commits, before the commit returns. `install()` (app.setup.init_sockets)
+hands these functions, and presence, to app.events, which never imports this layer.
 """
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ import uuid
 
 from flask import current_app, has_app_context
 
+from app import events
 from app.extensions import socketio
+from app.live.handlers import presence_of
 from app.live.manager import CONTROL, NAMESPACE, setting, state_of
 
 log = logging.getLogger(__name__)
@@ -72,3 +75,11 @@ def narrow(scopes) -> None:
     _control(data)
     if expected:
         state.wait_for_acks(data["ack"], expected, setting(state.app, "KRING_LIVE_CONTROL_WAIT", 5.0, float))
+
+
+def install() -> None:
+    """Give app.events the live layer's reactions (disconnect a person or a browser, narrow,
+    presence), so committed changes reach the sockets. Called once at start-up by
+    app.setup.init_sockets; returns nothing."""
+    events.set_live_hooks(disconnect_user=disconnect_user, disconnect_browser=disconnect_browser_session,
+                          narrow=narrow, presence=presence_of)

@@ -3,7 +3,10 @@
 Tokens for email verification and password reset are signed (itsdangerous) and expire. The
 reset token carries a fingerprint of the current password hash, so it works once: after the
 reset the fingerprint no longer matches. Every password change, suspension and "sign out
-everywhere" bumps `session_version`, which ends all sessions and remember cookies.
+everywhere" bumps `session_version`, which ends all sessions and remember cookies, and
+queues the end of the person's live sockets for when that transaction commits.
+
+Over 500 lines: the whole account life cycle (sign-up to suspension) kept in one place.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app import clock
+from app import clock, events
 from app.errors import DomainError, Gone, NotFound, ValidationError
 from app.extensions import db
 from app.models import Department, User, UserKind
@@ -310,14 +313,8 @@ def record_sign_in(user: User) -> None:
 def sign_out_everywhere(user: User) -> None:
     """End every session, remember cookie and live socket of this person."""
     user.session_version += 1
-    db.session.commit()
-    _sessions_ended(user)
-
-
-def _sessions_ended(user: User) -> None:
-    from app import events
-
     events.user_sessions_ended(user.id)
+    db.session.commit()
 
 
 # --- passwords ----------------------------------------------------------------------------
@@ -370,7 +367,6 @@ def reset_password(token: str, new_password: str) -> User:
     if user.email_verified_at is None:  # the link proved they read this mailbox
         user.email_verified_at = clock.utcnow()
     db.session.commit()
-    _sessions_ended(user)
     return user
 
 
@@ -382,13 +378,13 @@ def change_password(user: User, current: str, new_password: str) -> None:
         raise ValidationError({"current_password": "This is not your current password."})
     _set_password(user, new_password)
     db.session.commit()
-    _sessions_ended(user)
 
 
 def _set_password(user: User, new_password: str) -> None:
     check_password_strength(new_password, email=user.email, name=user.display_name)
     user.password_hash = _hash(new_password)
     user.session_version += 1
+    events.user_sessions_ended(user.id)  # the new session version ended them: drop the sockets at commit
 
 
 # --- administration -----------------------------------------------------------------------
@@ -404,7 +400,6 @@ def suspend(actor: User, user: User, until: datetime | None, reason: str, *, ip:
         raise ValidationError({"_": "You cannot suspend yourself."})
     apply_suspension(actor, user, until, reason, ip=ip)
     db.session.commit()
-    _sessions_ended(user)
 
 
 def unsuspend(actor: User, user: User, *, ip: str | None = None) -> None:
@@ -415,10 +410,10 @@ def unsuspend(actor: User, user: User, *, ip: str | None = None) -> None:
 
 def apply_suspension(actor: User, user: User, until: datetime | None, reason: str, *,
                      action: str = "user.suspend", ip: str | None = None, via: str | None = None) -> None:
-    """Suspend `user` until `until` (None: without end), end every session and remember cookie,
-    and record it in the audit log. The caller authorizes (admins in suspend; the social team
-    through app.services.moderation), commits, then tells the sockets (_sessions_ended /
-    events.user_sessions_ended). Raises ValidationError (no reason, a moment in the past)."""
+    """Suspend `user` until `until` (None: without end), end every session and remember cookie
+    (and, once the transaction commits, every live socket), and record it in the audit log. The
+    caller authorizes (admins in suspend; the social team through app.services.moderation) and
+    commits. Raises ValidationError (no reason, a moment in the past)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Give a reason: the person will see it."})
@@ -430,6 +425,7 @@ def apply_suspension(actor: User, user: User, until: datetime | None, reason: st
     user.suspended_until = until or FOREVER
     user.suspension_reason = reason[:500]
     user.session_version += 1
+    events.user_sessions_ended(user.id)
     after = {"suspended_until": user.suspended_until, "reason": user.suspension_reason}
     audit.record(actor, action, "user", user.id, before=before, reason=reason, ip=ip,
                  after={**after, "via": via} if via else after)

@@ -45,22 +45,8 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment else None
 
 
-def site_path(endpoint: str, **values) -> str:
-    """A site path for `endpoint` that works inside and outside a request (jobs, CLI)."""
-    from flask import current_app
-
-    return current_app.url_map.bind("localhost").build(endpoint, values)
-
-
-def person(user: User | None) -> dict | None:
-    """The display fields of a person in live payloads."""
-    if user is None:
-        return None
-    avatar = None
-    if user.avatar_key:
-        avatar = site_path("people.avatar", handle=user.handle, key=user.avatar_key.rsplit("/", 1)[-1])
-    return {"id": user.id, "name": user.display_name, "handle": user.handle, "kind": user.kind.value,
-            "initial": (user.display_name[:1] or "?").upper(), "avatar": avatar}
+site_path = events.site_path  # re-exported: the live payload helpers live in app.events
+person = events.person
 
 
 def payload(message: ChatMessage, author: User | None = None) -> dict:

@@ -36,7 +36,9 @@ REASON_MAX = 500
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _clean_body(body: str | None) -> str:
+def clean_body(body: str | None) -> str:
+    """The comment body, trimmed and checked (comments and moderation edits). Raises
+    ValidationError({"body": ...}) when empty or not storable."""
     body = (body or "").replace("\r\n", "\n").strip()
     if not body:
         raise ValidationError({"body": "Write something before you send it."})
@@ -46,7 +48,7 @@ def _clean_body(body: str | None) -> str:
     return body
 
 
-def _bump(model, row, attr: str, delta: int) -> int:
+def bump_count(model, row, attr: str, delta: int) -> int:
     """UPDATE model SET attr = attr + delta WHERE id = row.id, in the current transaction;
     returns the new value and puts it on `row` (no lost updates, no stale copy)."""
     column = getattr(model, attr)
@@ -77,10 +79,11 @@ def for_edit(actor, comment_id) -> tuple[access.PostAccess, Comment]:
 # --- writing ------------------------------------------------------------------------------
 
 def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=(),
-        confirm_sensitive: bool = False) -> Comment:
+        confirm_sensitive: bool = False, accept_guidelines: bool = False) -> Comment:
     """Comment on a post the author may read (a reply when parent_id is given), with `files`
     and the author's pending uploads named by the tokens in `pending`
-    (app.services.attachments.hold). Returns it.
+    (app.services.attachments.hold). Returns it. `accept_guidelines`: the author accepts the
+    guidelines that apply there in the same transaction (stored only if the comment is).
 
     Raises NotFound (post), Forbidden (deleted post; locked post unless a moderator),
     ValidationError (body, parent, files; pre-moderation: "body", "confirm_sensitive").
@@ -92,9 +95,11 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=()
     _require_live_post(pacc, "This post was deleted; it takes no new comments.")
     if post.locked_at is not None and not pacc.can_moderate:
         raise Forbidden("This post is locked by a moderator; it takes no new comments.")
-    body = _clean_body(body)
+    body = clean_body(body)
     from app.services import policy
 
+    if accept_guidelines:
+        policy.accept(author, post.community_id, commit=False)
     policy.require_accepted(author, post.community_id)  # the social policy, accepted before writing
     from app.services import premoderation
 
@@ -122,7 +127,7 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=()
         attachments.attach(author, uploads, comment=comment, pending=pending)
     follows.ensure(author, "post", post.id)
     if not held:
-        _bump(Post, post, "comment_count", 1)
+        bump_count(Post, post, "comment_count", 1)
         posts.touch(post, now)
         posts.keep_seen(author, post.id, now)
         posts.refresh_hot(post)
@@ -137,7 +142,7 @@ def edit(actor, comment_id: int, body: str, reason: str = "") -> Comment:
     while the comment is not deleted; moderators edit any, giving a reason when it is someone
     else's (the author is told). Raises NotFound, Forbidden, ValidationError."""
     pacc, comment = for_edit(actor, comment_id)
-    body = _clean_body(body)
+    body = clean_body(body)
     reason = " ".join((reason or "").split())
     own = _is_author(actor, comment)
     if not own and not reason:
@@ -172,7 +177,7 @@ def delete(actor, comment_id: int) -> Comment:
     comment.deleted_at, comment.deleted_by_id = clock.utcnow(), actor.id
     if post.accepted_comment_id == comment.id:
         post.accepted_comment_id = None
-    _bump(Post, post, "comment_count", -1)
+    bump_count(Post, post, "comment_count", -1)
     posts.refresh_hot(post)
     events.comment_removed(comment, post)
     db.session.commit()
@@ -187,7 +192,7 @@ def restore(moderator, comment_id: int) -> Comment:
     if comment.deleted_at is None:
         return comment
     comment.deleted_at = comment.deleted_by_id = None
-    _bump(Post, pacc.post, "comment_count", 1)
+    bump_count(Post, pacc.post, "comment_count", 1)
     posts.refresh_hot(pacc.post)
     events.comment_updated(comment, pacc.post)
     db.session.commit()
@@ -206,7 +211,7 @@ def toggle_like(user, comment_id: int) -> tuple[bool, int]:
     removed = db.session.execute(sql_delete(CommentLike).where(
         CommentLike.comment_id == comment.id, CommentLike.user_id == user.id)).rowcount
     if removed:
-        count = _bump(Comment, comment, "like_count", -1)
+        count = bump_count(Comment, comment, "like_count", -1)
         db.session.commit()
         return False, count
     try:
@@ -215,7 +220,7 @@ def toggle_like(user, comment_id: int) -> tuple[bool, int]:
     except IntegrityError:  # a concurrent click of the same person already liked it
         db.session.commit()
         return True, db.session.scalar(select(Comment.like_count).where(Comment.id == comment.id))
-    count = _bump(Comment, comment, "like_count", 1)
+    count = bump_count(Comment, comment, "like_count", 1)
     db.session.commit()
     return True, count
 

@@ -190,8 +190,8 @@ def set_cover(actor: User, slug: str, data: bytes) -> Community:
     key = storage.save_image(data, "covers", max_bytes=current_app.config["AVATAR_MAX_BYTES"],
                              size=(1200, 300), field="cover")
     old, community.cover_key = community.cover_key, key
+    events.on_commit(lambda: storage.delete(old))  # the old file goes once the new key is stored
     db.session.commit()
-    storage.delete(old)
     return community
 
 
@@ -222,9 +222,9 @@ def leave(user: User, slug: str) -> None:
     if acc.membership.role == MemberRole.MANAGER and len(managers_of(acc.community)) == 1:
         raise ValidationError({"_": "You are the only manager. Make another member manager before you leave."})
     db.session.delete(acc.membership)
-    db.session.commit()
     if acc.community.visibility == Visibility.PRIVATE and not user.is_staff:
         events.member_removed(acc.community.id, user.id)
+    db.session.commit()
 
 
 def request_to_join(user: User, slug: str, message: str = "") -> JoinRequest:
@@ -385,8 +385,8 @@ def remove_member(actor: User, slug: str, user_id: int, *, ip: str | None = None
     audit.record(actor, "community.member_remove", "community", acc.community.id, ip=ip,
                  before={"user_id": user_id, "role": membership.role}, after=None)
     db.session.delete(membership)
-    db.session.commit()
     events.member_removed(acc.community.id, user_id)
+    db.session.commit()
 
 
 # --- topics -------------------------------------------------------------------------------

@@ -12,6 +12,8 @@
   (ends a suspension or ban). Suspensions and bans are for the social team and admins; only
   admins sanction staff accounts.
 - Internal notes on posts: for the post's staff (access.is_post_staff).
+
+Over 500 lines: the queue, every action and its audit/notify/live follow-ups form one use-case set.
 """
 from __future__ import annotations
 
@@ -398,9 +400,9 @@ def _after_change(target: Target, action: str) -> None:
         elif action in {"restore", "approve", "edit"}:
             events.comment_updated(target.obj, target.post)
         if action == "approve":
-            from app.services.comments import _bump
+            from app.services.comments import bump_count
 
-            _bump(Post, target.post, "comment_count", 1)
+            bump_count(Post, target.post, "comment_count", 1)
             notifications.after_comment(target.obj)
     elif target.type == "post" and action == "approve":
         events.post_created(target.obj)
@@ -431,9 +433,9 @@ def _move(actor, post: Post, to_slug: str | None) -> dict:
 def _edit(actor, target: Target, title: str | None, body: str | None, reason: str, now: datetime) -> dict:
     obj = target.obj
     if target.type == "post":
-        from app.services.posts import _clean
+        from app.services.posts import clean_fields
 
-        _kind, title, body = _clean(obj.kind, title if title is not None else obj.title,
+        _kind, title, body = clean_fields(obj.kind, title if title is not None else obj.title,
                                     body if body is not None else obj.body)
         if title == obj.title and body == obj.body:
             raise ValidationError({"body": "Nothing changed."})
@@ -441,9 +443,9 @@ def _edit(actor, target: Target, title: str | None, body: str | None, reason: st
                                 reason=reason, created_at=now))
         obj.title, obj.body, obj.body_html, obj.edited_at = title, body, markup.to_html(body, embeds=True), now
         return {"title": title}
-    from app.services.comments import _clean_body
+    from app.services.comments import clean_body
 
-    body = _clean_body(body if body is not None else obj.body)
+    body = clean_body(body if body is not None else obj.body)
     if body == obj.body:
         raise ValidationError({"body": "Nothing changed."})
     db.session.add(Revision(comment_id=obj.id, body=obj.body, editor_id=actor.id, reason=reason, created_at=now))
@@ -472,8 +474,7 @@ def _account_action(actor, target: Target, action: str, reason: str, *, ip: str 
     accounts.apply_suspension(actor, person, until if action == "suspend" else None, reason,
                               action=f"user.{action}", ip=ip, via=via)
     _resolve_reports(actor, target, "actioned", f"{action}: {reason}")
-    db.session.commit()
-    events.user_sessions_ended(person.id)
+    db.session.commit()  # apply_suspension queued the end of their live sessions
     return target
 
 

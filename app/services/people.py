@@ -15,6 +15,7 @@ from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, selectinload
 
+from app import events
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Community, Department, ExpertiseTag, Membership, User, UserKind
@@ -190,21 +191,21 @@ def set_avatar(user: User, data: bytes) -> User:
     key = storage.save_image(data, "avatars", max_bytes=current_app.config["AVATAR_MAX_BYTES"],
                              size=AVATAR_SIZE, field="avatar")
     old, user.avatar_key = user.avatar_key, key
+    events.on_commit(lambda: storage.delete(old))  # the old file goes once the new key is stored
     try:
         db.session.commit()
     except Exception:
         db.session.rollback()
         storage.delete(key)
         raise
-    storage.delete(old)
     return user
 
 
 def remove_avatar(user: User) -> User:
     """Remove the avatar (initials are shown instead). Harmless when there is none."""
     old, user.avatar_key = user.avatar_key, None
+    events.on_commit(lambda: storage.delete(old))
     db.session.commit()
-    storage.delete(old)
     return user
 
 

@@ -51,7 +51,9 @@ def refresh_hot(post: Post) -> None:
 
 # --- validation ---------------------------------------------------------------------------
 
-def _clean(kind: str, title: str, body: str) -> tuple[PostKind, str, str]:
+def clean_fields(kind: str, title: str, body: str) -> tuple[PostKind, str, str]:
+    """The post's (kind, title, body), checked and trimmed (posts and moderation edits).
+    Raises ValidationError naming the fields at fault."""
     errors = {}
     try:
         kind = PostKind(kind)
@@ -88,9 +90,11 @@ def _topics(community: Community, topic_ids) -> list[Topic]:
 # --- writing ------------------------------------------------------------------------------
 
 def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *, files=(),
-           pending=(), confirm_sensitive: bool = False) -> Post:
+           pending=(), confirm_sensitive: bool = False, accept_guidelines: bool = False) -> Post:
     """Post in a community the author may read, with `files` and the author's pending uploads
     named by the tokens in `pending` (app.services.attachments.hold). Returns the post.
+    `accept_guidelines`: the author accepts the guidelines that apply there in the same
+    transaction (stored only if the post is).
 
     Raises NotFound (community), ValidationError (fields, topics, attachments, pre-moderation:
     "body" when a rule blocks it, "confirm_sensitive" when it looks like personal data in a
@@ -99,9 +103,11 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     A post held by pre-moderation (post.held_at) is seen by its author and moderators only and
     announced when approved."""
     acc = access.community_for(author, slug, "read")
-    kind, title, body = _clean(kind, title, body)
+    kind, title, body = clean_fields(kind, title, body)
     from app.services import policy
 
+    if accept_guidelines:
+        policy.accept(author, acc.community.id, commit=False)
     policy.require_accepted(author, acc.community.id)  # the social policy, accepted before writing
     topics = _topics(acc.community, topic_ids)
     from app.services import premoderation
@@ -137,7 +143,7 @@ def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str =
     editing someone else's post must give a reason. Raises Forbidden, NotFound, ValidationError."""
     pacc = access.post_for(actor, post_id, "edit")
     post = pacc.post
-    _kind, title, body = _clean(post.kind, title, body)
+    _kind, title, body = clean_fields(post.kind, title, body)
     topics = _topics(pacc.community.community, topic_ids)
     reason = (reason or "").strip()
     if not pacc.is_author and not reason:

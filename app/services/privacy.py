@@ -244,9 +244,9 @@ def _purge_exports(_payload: dict) -> None:
     keys = [e.key for e in old if e.key]
     for export in old:
         db.session.delete(export)
-    db.session.commit()
     for key in keys:
-        storage.delete(key)
+        events.on_commit(lambda key=key: storage.delete(key))
+    db.session.commit()
 
 
 # --- closing an account -------------------------------------------------------------------
@@ -341,11 +341,10 @@ def close_account(actor, user: User, mode: str, *, password: str | None = None, 
         after["communities_without_manager"] = [c.id for c in orphaned]
     _audit(actor, "account.closed", user, before=before, after=after, reason=reason or None, ip=ip)
     _ask_team_for_managers(orphaned, exclude={uid})
-    db.session.commit()
-
     events.user_sessions_ended(uid)
     for key in old_files:
-        storage.delete(key)
+        events.on_commit(lambda key=key: storage.delete(key))  # the files go once the closure is stored
+    db.session.commit()
     return closure
 
 

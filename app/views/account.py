@@ -30,7 +30,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import User
 from app.services import access, privacy, totp
-from app.views.auth import _sign_in
+from app.views.auth import sign_in
 from app.views.helpers import KringForm, Required, apply_errors, rate_limited, safe_next
 
 bp = Blueprint("account", __name__)
@@ -137,7 +137,7 @@ def signin_code():
             apply_errors(form, exc)
         else:
             next_url = safe_next(pending.get("next"), url_for("main.home"))
-            _sign_in(user, remember=pending.get("remember", False))  # clears the pending state
+            sign_in(user, remember=pending.get("remember", False))  # clears the pending state
             if used == "recovery":
                 flash(f"You used a recovery code; {totp.remaining_recovery_codes(user)} are left.", "info")
             flash(f"Welcome back, {user.display_name}.", "success")

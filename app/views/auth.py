@@ -119,7 +119,7 @@ def _home() -> str:
     return url_for("main.home")
 
 
-def _sign_in(user: User, *, remember: bool = False, record: bool = True) -> bool:
+def sign_in(user: User, *, remember: bool = False, record: bool = True) -> bool:
     """Start a fresh session for `user`. False when the account may not sign in (suspended)."""
     session.clear()
     if not login_user(user, remember=remember):
@@ -172,7 +172,7 @@ def signin():
                 from app.views.account import start_code_step
 
                 return redirect(start_code_step(user, remember=bool(form.remember.data), next_url=next_url))
-            _sign_in(user, remember=bool(form.remember.data))
+            sign_in(user, remember=bool(form.remember.data))
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(next_url)
     keep_next = target if target and next_url == target else None
@@ -213,7 +213,7 @@ def verify_email(token: str):
     if current_user.is_authenticated and current_user.id == user.id:
         flash("Your email address is confirmed.", "success")
         return redirect(_home())
-    if newly and _sign_in(user):
+    if newly and sign_in(user):
         flash(f"Your email address is confirmed. Welcome, {user.display_name}!", "success")
         return redirect(_home())
     flash("Your email address is confirmed. Sign in to continue.", "info")
@@ -256,7 +256,7 @@ def reset_password(token: str):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            if not totp.is_enabled(user) and _sign_in(user):  # a second factor: sign in with the code
+            if not totp.is_enabled(user) and sign_in(user):  # a second factor: sign in with the code
                 flash("Your password is changed and you are signed in. Other devices were signed out.", "success")
                 return redirect(_home())
             flash("Your password is changed. Sign in with it.", "info")
@@ -280,7 +280,7 @@ def account():
         else:
             # The new session version ended every session: sign this browser in again (with a
             # new remember cookie if it had one); the others stay signed out.
-            _sign_in(user, remember=remembered, record=False)
+            sign_in(user, remember=remembered, record=False)
             flash("Your password is changed. You were signed out on your other devices.", "success")
             return redirect(url_for("auth.account"))
     return render_template("auth/account.html", form=form), _status(form)
@@ -363,7 +363,7 @@ def accept_invitation(token: str):
             db.session.rollback()
             apply_errors(form, exc)
         else:
-            _sign_in(user)
+            sign_in(user)
             flash(f"Welcome to {current_app.config['KRING_SITE_NAME']}, {user.display_name}!"
                   + _joined(invitation), "success")
             return redirect(_home())

@@ -16,9 +16,10 @@ from flask_login import current_user, login_required, user_logged_out
 from wtforms import HiddenField, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app import events
 from app.errors import Forbidden, NotFound, ValidationError
+from app.events import SESSION_TOKEN
 from app.extensions import db
-from app.live.handlers import SESSION_TOKEN
 from app.models import PostKind
 from app.services import access, chat, ideas, inputs
 from app.views.helpers import KringForm, Required, apply_errors
@@ -39,9 +40,7 @@ def _live_session_token():
 
 
 def _signed_out(sender, user=None, **_extra):
-    from app.live import rooms
-
-    rooms.disconnect_browser_session(g.get("live_session_token"))
+    events.browser_signed_out(g.get("live_session_token"))
 
 
 user_logged_out.connect(_signed_out)
@@ -127,12 +126,10 @@ def _message_in(acc, message_id: int):
 
 
 def _channel_context(acc, page, form, status_code: int = 200):
-    from app.live.handlers import presence_of
-
     room = f"community:{acc.community.id}"
     g.live_rooms = []  # the chat page's own script joins the channel (with its last id)
     try:
-        here = presence_of(room)
+        here = events.presence_of(room)
     except Exception:  # noqa: BLE001 - Redis away: the page still works
         here = {"count": 0, "people": []}
     return render_template("chat/channel.html", acc=acc, page=page, form=form, room=room, here=here,

@@ -9,7 +9,7 @@ from wtforms import StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.services import access, comments, inputs, policy
+from app.services import access, comments, inputs
 from app.views.helpers import KringForm, Required, apply_errors, hold_uploads, pending_uploads, rate_limited
 
 bp = Blueprint("comments", __name__)
@@ -42,10 +42,9 @@ def add(post_id: int):
     parent_id = request.form.get("parent_id") or None
     files = [f for f in request.files.getlist("files") if getattr(f, "filename", "")]
     try:
-        if request.form.get("accept_guidelines"):
-            policy.accept(current_user, access.post_for(current_user, post_id, "read").community.community.id)
         comment = comments.add(current_user, post_id, body, parent_id, files=files, pending=pending_uploads(),
-                               confirm_sensitive=bool(request.form.get("confirm_sensitive")))
+                               confirm_sensitive=bool(request.form.get("confirm_sensitive")),
+                               accept_guidelines=bool(request.form.get("accept_guidelines")))
     except ValidationError as exc:
         db.session.rollback()
         held, refused = hold_uploads(files)  # the chosen files stay attached to the form

@@ -79,11 +79,10 @@ def create(slug: str):
             preview = markup.to_html(form.body.data, embeds=True)
         else:
             try:
-                if form.accept_guidelines.data:
-                    policy.accept(current_user, acc.community.id)
                 post = posts.create(current_user, slug, form.kind.data, form.title.data, form.body.data,
                                     form.topics.data, files=_files(form), pending=pending_uploads(),
-                                    confirm_sensitive=bool(form.confirm_sensitive.data))
+                                    confirm_sensitive=bool(form.confirm_sensitive.data),
+                                    accept_guidelines=bool(form.accept_guidelines.data))
             except ValidationError as exc:
                 db.session.rollback()
                 apply_errors(form, exc)

@@ -197,6 +197,7 @@ def resolve_filters(scope: Scope, *, period: str | None = None, start: str | Non
 
 
 def default_filters(scope: Scope) -> Filters:
+    """The filters of a dashboard opened without a query string (the default period)."""
     return resolve_filters(scope)[0]
 
 
@@ -223,6 +224,7 @@ class Dashboard:
         return all(s.empty_message for s in self.sections if s.key != "index")
 
     def section(self, key: str) -> Section | None:
+        """The dashboard's section `key`, or None."""
         return next((s for s in self.sections if s.key == key), None)
 
 

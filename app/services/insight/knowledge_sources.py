@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 
 from app.models import SearchLog, User
+from app.services.insight.context import P, dt_param, share
 from app.services.insight.report import INT, PCT, TEXT, WEEK, Chart, Column, Figure, Table
 from app.services.insight.sql import sql_week, week_start
 
@@ -27,6 +28,9 @@ MISSED_MIN_PEOPLE = 3
 
 @dataclass
 class Searches:
+    """The knowledge section's search part: its figures, tables and notes, whether nobody
+    searched, and the share of searches that found something (None without searches)."""
+
     figures: list = field(default_factory=list)
     tables: list = field(default_factory=list)
     notes: list = field(default_factory=list)
@@ -35,10 +39,8 @@ class Searches:
 
 
 def _log(ctx):
-    from app.services.insight.sections import P, _dt
-
     stmt = (select(SearchLog.query, SearchLog.result_count, SearchLog.created_at, SearchLog.user_id)
-            .where(SearchLog.created_at >= _dt("start"), SearchLog.created_at < _dt("end")))
+            .where(SearchLog.created_at >= dt_param("start"), SearchLog.created_at < dt_param("end")))
     people = ctx.people()
     if people:
         stmt = stmt.join(User, User.id == SearchLog.user_id).where(*people)
@@ -70,7 +72,7 @@ def searches(ctx) -> Searches:
     rows = []
     for w in ctx.filters.weeks:
         n, z = weekly.get(w, (0, 0))
-        rows.append([week_start(w).date(), n, z, _share(z, n)])
+        rows.append([week_start(w).date(), n, z, share(z, n)])
     out.tables.append(Table("search-weekly", "Searches week by week", [
         Column("week", "Week of", WEEK), Column("searches", "Searches"), Column("zero", "Without a result"),
         Column("share", "Share without a result", PCT)], rows, Chart("bar", ("searches", "zero")),
@@ -84,14 +86,10 @@ def searches(ctx) -> Searches:
         note=f"A search is listed once {MISSED_MIN_PEOPLE} or more different people typed it: what one person "
              "typed stays theirs."))
     out.figures = [Figure("Searches", total, INT),
-                   Figure("Searches without a result", _share(missed, total), PCT, f"{missed} of {total}")]
+                   Figure("Searches without a result", share(missed, total), PCT, f"{missed} of {total}")]
     if ctx.by_community:
         out.notes.append("Searches made inside this community (with its community filter).")
     out.empty = total == 0
-    out.found_share = _share(total - missed, total)
+    out.found_share = share(total - missed, total)
     return out
-
-
-def _share(part, whole):
-    return (part / whole) if whole else None
 

@@ -81,6 +81,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: str) -> str:
+    """`value` with a leading quote when a spreadsheet would read it as a formula."""
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
@@ -126,4 +127,5 @@ class Section:
     scores: dict = field(default_factory=dict)  # inputs of the Social Business Index (0..1 or None)
 
     def table(self, table_id: str) -> Table | None:
+        """The section's table `table_id`, or None."""
         return next((t for t in self.tables if t.id == table_id), None)
