@@ -99,6 +99,7 @@ def init_extensions(app: Flask) -> None:
     # job handlers register themselves on import
     from app.services import (  # noqa: F401
         experts,
+        fanout,  # noqa: F401 - who is told about new posts and comments
         insight,  # noqa: F401 - the insight rollup job
         mail,
         notifications,

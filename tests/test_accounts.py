@@ -297,5 +297,5 @@ def test_change_password_checks_the_current_one_and_bumps_session_version(ctx, m
 
 def test_mail_links_use_the_configured_base_url(ctx, app):
     app.config["KRING_BASE_URL"] = "https://kring.example.org/community"
-    link = accounts.external_url("auth.reset_password", token="abc")
+    link = mail.external_url("auth.reset_password", token="abc")
     assert link == "https://kring.example.org/community/reset/abc"

@@ -14,7 +14,6 @@ import re
 import secrets
 import unicodedata
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -208,23 +207,12 @@ def _serializer(salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt, signer=_ClockSigner)
 
 
-def external_url(endpoint: str, **values) -> str:
-    """An absolute link for a mail, always on KRING_BASE_URL.
-
-    Never built from the request's Host header: a forged Host on "forgot password" would
-    otherwise mail the victim a reset link pointing at the attacker's site."""
-    base = urlsplit(current_app.config["KRING_BASE_URL"].rstrip("/"))
-    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/",
-                                       url_scheme=base.scheme or "https")
-    return adapter.build(endpoint, values, force_external=True)
-
-
 def verification_token(user: User) -> str:
     return _serializer("verify-email").dumps({"uid": user.id, "email": user.email})
 
 
 def _send_verification(user: User) -> None:
-    link = external_url("auth.verify_email", token=verification_token(user))
+    link = mail.external_url("auth.verify_email", token=verification_token(user))
     mail.send(user.email, "Confirm your email address",
               f"Hello {user.display_name},\n\nConfirm your address to start using "
               f"{current_app.config['KRING_SITE_NAME']}:\n\n{link}\n\n"
@@ -336,7 +324,7 @@ def request_password_reset(email: str) -> None:
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         return
-    link = external_url("auth.reset_password", token=reset_token(user))
+    link = mail.external_url("auth.reset_password", token=reset_token(user))
     minutes = current_app.config["PASSWORD_RESET_SECONDS"] // 60
     mail.send(user.email, "Reset your password",
               f"Hello {user.display_name},\n\nSomeone asked to reset the password of your account. "

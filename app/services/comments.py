@@ -28,7 +28,7 @@ from app import clock, events
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Comment, CommentLike, Post, PostKind, Revision, User
-from app.services import access, follows, inputs, markup, notifications, posts
+from app.services import access, fanout, follows, inputs, markup, notifications, posts
 
 BODY_MAX = 10_000
 REASON_MAX = 500
@@ -131,7 +131,7 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=()
         posts.touch(post, now)
         posts.keep_seen(author, post.id, now)
         posts.refresh_hot(post)
-        notifications.after_comment(comment)
+        fanout.after_comment(comment)
         events.comment_added(comment, post)
     db.session.commit()
     return comment
@@ -159,7 +159,7 @@ def edit(actor, comment_id: int, body: str, reason: str = "") -> Comment:
         name = actor.display_name
         notifications.create("moderation", [comment.author_id], actor_id=actor.id, post=pacc.post,
                              comment=comment, text=f"{name} edited your comment on “{pacc.post.title}”: {reason}")
-    notifications.after_comment_edited(comment)
+    fanout.after_comment_edited(comment)
     events.comment_updated(comment, pacc.post)
     db.session.commit()
     return comment
@@ -243,7 +243,7 @@ def accept(actor, comment_id: int) -> Comment:
         return comment
     previous = post.accepted_comment_id
     post.accepted_comment_id = comment.id
-    notifications.after_accepted(comment, actor)
+    fanout.after_accepted(comment, actor)
     events.answer_accepted(post, comment.id, previous)
     db.session.commit()
     return comment

@@ -26,7 +26,7 @@ from app import clock, events
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Department, IdeaStatus, Post, PostKind, StatusChange, User, UserKind, Vote
-from app.services import access, audit, follows, inputs, jobs, markup, notifications, posts
+from app.services import access, audit, fanout, follows, inputs, jobs, markup, notifications, posts
 from app.wording import plural
 
 RESPONSE_MAX = 5_000
@@ -340,7 +340,7 @@ def change_status(actor, post_id: int, status: str, response: str, duplicate_of_
         jobs.enqueue("ideas.notify_merge", {"post_id": post.id, "actor_id": actor.id, "text": text[:300],
                                             "recipients": sorted(audience)})
     else:
-        notifications.after_status_change(post, actor, text)
+        fanout.after_status_change(post, actor, text)
     events.idea_status_changed(post, change, actor)
 
     audit.record(actor, "idea.status_change", "post", post.id, ip=ip, reason=_snippet(response, 500),

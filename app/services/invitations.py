@@ -60,7 +60,7 @@ def create(actor: User, email: str, kind: str, community_slugs: list[str] | tupl
         expires_at=clock.utcnow() + timedelta(days=current_app.config["INVITATION_DAYS"]),
         communities=chosen)
     db.session.add(invitation)
-    link = accounts.external_url("auth.accept_invitation", token=token)
+    link = mail.external_url("auth.accept_invitation", token=token)
     where = "".join(f"\n- {c.name}" for c in chosen)
     mail.send(email, f"{actor.display_name} invites you to {current_app.config['KRING_SITE_NAME']}",
               f"Hello,\n\n{actor.display_name} invites you to join {current_app.config['KRING_SITE_NAME']}"

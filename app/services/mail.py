@@ -12,6 +12,7 @@ import logging
 import smtplib
 from email.message import EmailMessage
 from email.utils import make_msgid
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -21,6 +22,17 @@ from app.services import jobs
 log = logging.getLogger(__name__)
 
 _memory_outbox: list[EmailMessage] = []
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for a mail, always on KRING_BASE_URL.
+
+    Never built from the request's Host header: a forged Host on "forgot password" would
+    otherwise mail the victim a reset link pointing at the attacker's site."""
+    base = urlsplit(current_app.config["KRING_BASE_URL"].rstrip("/"))
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/",
+                                       url_scheme=base.scheme or "https")
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def send(to: str, subject: str, text: str) -> None:

@@ -38,7 +38,7 @@ from app.models import (
     User,
 )
 from app.models.moderation import REPORT_CATEGORIES, TARGET_TYPES
-from app.services import access, accounts, audit, markup
+from app.services import access, accounts, audit, fanout, markup
 
 REASON_MAX = 500
 TEXT_MAX = 2000
@@ -392,7 +392,6 @@ def act(actor, target_type: str, target_id, action: str, reason: str = "", *, ip
 
 def _after_change(target: Target, action: str) -> None:
     """Live events and follow-ups (sent after the commit by app.events)."""
-    from app.services import notifications
 
     if target.type == "comment":
         if action in {"hide", "reject"}:
@@ -403,10 +402,10 @@ def _after_change(target: Target, action: str) -> None:
             from app.services.comments import bump_count
 
             bump_count(Post, target.post, "comment_count", 1)
-            notifications.after_comment(target.obj)
+            fanout.after_comment(target.obj)
     elif target.type == "post" and action == "approve":
         events.post_created(target.obj)
-        notifications.after_new_post(target.obj)
+        fanout.after_new_post(target.obj)
     elif target.type == "chat" and action in {"hide", "restore"}:
         from app.services import chat
 

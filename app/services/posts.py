@@ -31,7 +31,7 @@ from app.models import (
     Vote,
     post_topics,
 )
-from app.services import access, inputs, markup
+from app.services import access, fanout, inputs, markup
 
 TITLE_MIN, TITLE_MAX, BODY_MAX = 5, 200, 20_000
 SORTS = ("hot", "new", "top", "active")
@@ -127,11 +127,11 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     db.session.flush()
     if uploads or pending:
         attachments.attach(author, uploads, post=post, pending=pending)
-    from app.services import follows, notifications
+    from app.services import follows
 
     follows.ensure(author, "post", post.id)
     if not held:
-        notifications.after_new_post(post)
+        fanout.after_new_post(post)
         events.post_created(post)
     db.session.commit()
     return post
@@ -161,9 +161,8 @@ def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str =
     post.edited_at = clock.utcnow()
     if uploads or pending:
         attachments.attach(actor, uploads, post=post, pending=pending)
-    from app.services import notifications
 
-    notifications.after_post_edited(post, actor)
+    fanout.after_post_edited(post, actor)
     db.session.commit()
     return post
 

@@ -38,7 +38,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.errors import Throttled, ValidationError
 from app.extensions import db, limiter
 from app.models import User
-from app.services import access, accounts, communities, invitations, settings, totp
+from app.services import access, accounts, communities, invitations, mail, settings, totp
 from app.views.helpers import KringForm, Required, apply_errors, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -328,7 +328,7 @@ def manage_invitations():
         else:
             # The link is shown once, here (only its hash is stored), so a manager can pass it on.
             created = {"invitation": invitation,
-                       "link": accounts.external_url("auth.accept_invitation", token=token)}
+                       "link": mail.external_url("auth.accept_invitation", token=token)}
             form = _invite_form(choices, fresh=True)
     return _no_store(render_template(
         "auth/invitations.html", form=form, created=created, choices={c.slug: c for c in choices},
