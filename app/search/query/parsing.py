@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from whoosh import query as wq
 from whoosh.qparser import FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser, PlusMinusPlugin
+from whoosh.support.levenshtein import damerau_levenshtein
 
 from app.search import schema as search_schema
 
@@ -84,8 +85,6 @@ class SwapFuzzyTerm(wq.FuzzyTerm):
     counting as one (Damerau; Whoosh's own FuzzyTerm counts it as two, so `tnet~` missed "tent")."""
 
     def _btexts(self, ixreader):
-        from whoosh.support.levenshtein import damerau_levenshtein
-
         text, maxdist = self.text, self.maxdist
         # Whoosh's own word-graph walk with twice the distance (a swap is two plain edits) finds
         # every candidate fast; keep those within `maxdist` when a swap counts as one

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from whoosh import query as wq
+from whoosh.support.levenshtein import damerau_levenshtein, levenshtein
 
 from app.search.query.cache import segment_cache, segment_key
 from app.search.query.facets import with_filters
@@ -61,8 +62,6 @@ def _within(searcher, word: str, maxdist: int) -> dict[str, tuple[int, bool]]:
     """Words of the `spell` field within `maxdist` edits of `word` (Damerau: a swap of two
     neighbouring letters is one edit), with (distance, whether a swap is among the edits).
     Candidates start with the same letter, or with the second one (a swap of the first two)."""
-    from whoosh.support.levenshtein import damerau_levenshtein, levenshtein
-
     out: dict[str, tuple[int, bool]] = {}
     firsts = {word[:1], word[1:2]}
     for ss, _off in searcher.leaf_searchers():
