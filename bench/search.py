@@ -227,7 +227,7 @@ def query_bench(app, db, words: Words, viewers: dict, n_queries: int) -> dict:
                   for name, field in engine.FACET_FIELDS.items()}
         texts: dict = {}
         with store.searcher() as searcher:
-            parser = engine._parser(searcher.schema)
+            parser = engine.parser_for(searcher.schema)
             for q in queries:
                 for hit in searcher.search(parser.parse(q), limit=20):
                     texts[hit["id"]] = None

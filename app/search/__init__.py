@@ -8,7 +8,8 @@ code that imports Whoosh.
     capture.py    change log rows written in the same transaction as every change
     indexer.py    applies the log to this machine's index copy, in order, with a cursor
     rebuild.py    rebuild beside the live index and swap; check; status
-    query.py      parsing, permission filter, facets, sorting, highlights, suggestions, similar
+    query/        parsing, permission filter, facets, matching and scoring, highlights,
+                  suggestions, similar (a package; its __init__ is the public face)
     alerts.py     saved searches matched against each indexer round
     store.py      folders, the CURRENT pointer, cursors, pooled searchers
     cli.py        `flask search rebuild|check|worker|status`

@@ -15,7 +15,8 @@ from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
 
 from app.search import schema as search_schema
-from app.search.query import QueryError, _with_filters, parse
+from app.search.query.facets import with_filters
+from app.search.query.parsing import QueryError, parse
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def percolate(docs: list[dict], standing: list[Standing], language: str) -> dict
             allowed = set(scope.docs(searcher))
             if not allowed:
                 continue
-            results = searcher.search(_with_filters(q, item.filters or {}), limit=None, filter=allowed)
+            results = searcher.search(with_filters(q, item.filters or {}), limit=None, filter=allowed)
             ids = [searcher.stored_fields(hit.docnum)["id"] for hit in results]
             if ids:
                 found[item.key] = ids

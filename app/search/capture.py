@@ -26,6 +26,8 @@ from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.extensions import db
+from app.models import SearchChange
 from app.search import registry
 
 log = logging.getLogger(__name__)
@@ -33,8 +35,6 @@ _PAUSED = "kring_search_capture_paused"
 
 
 def _table():
-    from app.models import SearchChange
-
     return SearchChange.__table__
 
 
@@ -49,8 +49,6 @@ def _write(session: Session, changes: dict[str, str]) -> None:
 def changed(doc_id: str, op: str = "upsert", session: Session | None = None) -> None:
     """Record by hand that `doc_id` must be looked at again (for writes the listeners cannot
     see). Runs in the current transaction: the caller commits."""
-    from app.extensions import db
-
     _write(session or db.session(), {doc_id: op})
 
 

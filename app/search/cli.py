@@ -9,6 +9,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.extensions import db
+from app.search import indexer, rebuild, store
+
 search_cli = AppGroup("search", help="The search index: rebuild, check, run the indexer, status.")
 
 
@@ -17,8 +20,6 @@ search_cli = AppGroup("search", help="The search index: rebuild, check, run the 
 @click.option("--batch", default=1000, show_default=True, help="Rows read from the database at a time.")
 def rebuild_command(procs: int, batch: int) -> None:
     """Build a fresh index beside the live one and swap it in (search keeps working)."""
-    from app.search import rebuild
-
     last = {"t": 0.0}
 
     def progress(kind: str, count: int) -> None:
@@ -41,8 +42,6 @@ def rebuild_command(procs: int, batch: int) -> None:
 @click.option("--show", default=20, show_default=True, help="How many differing documents to list.")
 def check_command(fix: bool, show: int) -> None:
     """Report documents that differ between the database and the index (exit 1 when any do)."""
-    from app.search import rebuild, store
-
     try:
         report = rebuild.check(fix=fix)
     except store.IndexUnavailable as exc:
@@ -67,9 +66,6 @@ def check_command(fix: bool, show: int) -> None:
 def worker_command(once: bool, interval: float) -> None:
     """Run this machine's indexer in its own process (at scale; set KRING_SEARCH_INDEXER=0 on the
     web servers of this machine so their embedded thread leaves the index to it)."""
-    from app.extensions import db
-    from app.search import indexer
-
     current_app.config["KRING_SEARCH_INDEXER"] = True  # this process is the indexer of this machine
     if once:
         applied = indexer.poll()
@@ -101,8 +97,6 @@ def worker_command(once: bool, interval: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def status_command(as_json: bool) -> None:
     """Where the index is, how many documents, how far behind the change log it is."""
-    from app.search import rebuild
-
     info = rebuild.status()
     if as_json:
         click.echo(json.dumps(info, default=str))

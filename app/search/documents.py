@@ -17,15 +17,18 @@ import html
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from app import models
 from app.extensions import db
 from app.models import (
+    ChatMessage,
     Comment,
     Community,
     Department,
+    ExpertAssignment,
     ExpertiseTag,
     Membership,
     Post,
@@ -56,8 +59,6 @@ def seconds(moment: datetime | None) -> int:
 
 
 def moment(value: int) -> datetime:
-    from datetime import timedelta
-
     return _EPOCH + timedelta(seconds=int(value))
 
 
@@ -194,8 +195,6 @@ def _person_cascade(old: dict | None, new: dict | None) -> list[str]:
     uid = int((new or old)["author_id"])
     out = [f"post:{i}" for i in db.session.scalars(select(Post.id).where(Post.author_id == uid))]
     out += [f"comment:{i}" for i in db.session.scalars(select(Comment.id).where(Comment.author_id == uid))]
-    from app import models
-
     chat = getattr(models, "ChatMessage", None)
     if chat is not None:
         out += [f"message:{i}" for i in db.session.scalars(select(chat.id).where(chat.author_id == uid))]
@@ -244,8 +243,6 @@ def _topic_cascade(old: dict | None, new: dict | None) -> list[str]:
 # --- chat messages (the live feature) -----------------------------------------------------
 
 def build_messages(pks: list[int]) -> dict[int, dict]:
-    from app.models import ChatMessage
-
     rows = db.session.execute(select(ChatMessage.id, ChatMessage.community_id, ChatMessage.body_html,
                                      ChatMessage.created_at, ChatMessage.author_id)
                               .where(ChatMessage.id.in_(pks), ChatMessage.deleted_at.is_(None),
@@ -264,8 +261,6 @@ def build_experts(pks: list[int]) -> dict[int, dict]:
     note. It lives in the topic's community (the "content" rule), as the topic page that lists
     the experts does: who may not read the community finds neither the topic nor its experts
     (a person's own document carries no expert topics)."""
-    from app.models import ExpertAssignment
-
     rows = db.session.execute(
         select(ExpertAssignment.id, ExpertAssignment.user_id, ExpertAssignment.note, ExpertAssignment.assigned_at,
                Topic.id, Topic.community_id, Topic.name, Topic.slug, User.display_name)
@@ -288,8 +283,6 @@ def build_experts(pks: list[int]) -> dict[int, dict]:
 # --- registration -------------------------------------------------------------------------
 
 def _register() -> None:
-    from app import models
-
     registry.document_type(DocType("post", "Posts", "content", build_posts,
                                    lambda size: _in_batches(select(Post.id).where(Post.deleted_at.is_(None)), size),
                                    cascade=_post_cascade, order=10))

@@ -41,6 +41,7 @@ from whoosh import query as wq
 from whoosh.index import LockError
 
 from app.extensions import db
+from app.models import SearchChange, SiteSetting
 from app.search import registry, store
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,6 @@ def doc_hash(fields: dict) -> str:
 
 
 def _model():
-    from app.models import SearchChange
-
     return SearchChange
 
 
@@ -291,7 +290,9 @@ def poll() -> int:
         if time.monotonic() < _state["next_rebuild_check"]:
             return 0
         _state["next_rebuild_check"] = time.monotonic() + 30
-        from app.search import rebuild
+        # cycle: rebuild imports indexer (poll, the worker's round, belongs above both; moving it
+        # changes its callers in app/services/search.py and the tests)
+        from app.search import rebuild  # cycle (see above)
 
         log.warning("search: building the index (%s)", reason)
         try:
@@ -307,8 +308,6 @@ def poll() -> int:
 
 def purged_through() -> int:
     """The highest change id the purge removed (a cursor below it missed changes)."""
-    from app.models import SiteSetting
-
     row = db.session.get(SiteSetting, "search.purged_through")
     value = int(row.value) if row is not None and isinstance(row.value, int) else 0
     db.session.rollback()

@@ -16,9 +16,9 @@
    now reads the mapped memory in place.
 
 Other Whoosh pitfalls are handled where they bite: Searcher.refresh() keeps stale deletions
-(store.refreshed), Query.existing_terms stops after the first field (query._highlight_terms),
+(store.refreshed), Query.existing_terms stops after the first field (query.highlights.highlight_terms),
 KEYWORD ignores a Column passed as `sortable` and VarBytesListColumn lacks its writer and
-reader (schema.TagList), and an empty filter set means "no filter" (query.restriction).
+reader (schema.TagList), and an empty filter set means "no filter" (query.permissions.restriction).
 """
 from __future__ import annotations
 

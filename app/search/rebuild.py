@@ -12,10 +12,16 @@ extra, and stale: a digest of the fields differs) and can queue the differences 
 """
 from __future__ import annotations
 
+import ctypes
 import fcntl
+import json
 import logging
 import os
 import shutil
+import signal
+import socket
+import sys
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -24,8 +30,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app import clock
 from app.extensions import db
-from app.search import indexer, registry, store
+from app.models import SearchChange
+from app.search import capture, indexer, registry, store
 
 log = logging.getLogger(__name__)
 KEEP_PREVIOUS_SECONDS = 600
@@ -52,14 +60,9 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent(parent: int) -> None:
     """In a freshly forked child: be killed when `parent` dies."""
-    import signal
-    import sys
-
     armed = False
     if sys.platform.startswith("linux"):
         try:
-            import ctypes
-
             libc = ctypes.CDLL(None, use_errno=True)
             armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
         except (OSError, AttributeError):
@@ -67,8 +70,6 @@ def _die_with_parent(parent: int) -> None:
     if os.getppid() != parent:   # the parent died before the signal was armed
         os._exit(1)
     if not armed:
-        import threading
-
         def watch() -> None:
             while os.getppid() == parent:
                 time.sleep(0.5)
@@ -108,9 +109,6 @@ def _open_lock(base: Path) -> int:
 
 @contextmanager
 def _rebuild_lock(base: Path):
-    import json
-    import socket
-
     base.mkdir(parents=True, exist_ok=True)
     fd = _open_lock(base)
     try:
@@ -133,8 +131,6 @@ def _rebuild_lock(base: Path):
 
 def lock_holder(base: Path | None = None) -> dict:
     """Who holds the rebuild lock, as written in the lock file ({} when unknown)."""
-    import json
-
     base = base or store.base_dir()
     try:
         return json.loads((base / "rebuild.lock").read_text(encoding="utf-8") or "{}")
@@ -315,8 +311,6 @@ def check(*, batch: int = 1000, fix: bool = False) -> CheckReport:
             db.session.rollback()
     report.extra = sorted(doc_id for doc_id in indexed if doc_id not in seen)
     if fix and report.differences:
-        from app.search import capture
-
         for doc_id in report.differences:
             capture.changed(doc_id, "delete" if doc_id in report.extra else "upsert")
         db.session.commit()
@@ -343,13 +337,10 @@ def status() -> dict:
     if path is None:
         return info | {"state": "missing"}
     cursor = store.read_cursor(path)
-    from app.models import SearchChange
 
     first = db.session.scalar(select(SearchChange.created_at).where(SearchChange.id > cursor.position)
                               .order_by(SearchChange.id).limit(1))
     if first is not None:
-        from app import clock
-
         oldest_pending = (clock.utcnow() - first).total_seconds()
     db.session.rollback()
     reason = store.outdated(path)

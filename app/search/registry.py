@@ -12,7 +12,7 @@
     "person"    people the viewer may see (access.people_clause semantics); a person's document
                 carries nothing that belongs to a community (not even the topics they are an
                 expert of: those are "expert" documents in the topic's community)
-  app/search/query.py applies exactly these rules; a document of a type without a rule is
+  app/search/query/permissions.py applies exactly these rules; a document of a type without a rule is
   seen by staff only.
 
 A feature that adds searchable content (e.g. the chat) calls both at import time.

@@ -29,6 +29,8 @@ from pathlib import Path
 
 from flask import current_app
 from whoosh import index as whoosh_index
+from whoosh.reading import MultiReader, SegmentReader
+from whoosh.searching import Searcher
 
 from app.search import schema as search_schema
 
@@ -232,9 +234,6 @@ def refreshed(ix, searcher):
     same, keeping the deletions it knew (a document deleted or replaced later in an old segment
     stays visible, twice once replaced). Here a reader is reused only when its segment also has
     the same number of deleted documents; the readers not reused are closed."""
-    from whoosh.reading import MultiReader, SegmentReader
-    from whoosh.searching import Searcher
-
     if ix.latest_generation() == searcher.reader().generation():
         return searcher
     info = ix._read_toc()
