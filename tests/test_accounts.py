@@ -12,12 +12,9 @@ from app.extensions import db
 from app.models import User, UserKind
 from app.services import accounts, jobs, mail, settings
 from tests.conftest import PASSWORD
+from tests.helpers import fresh
 
 NEW_PASSWORD = "amber lantern over the bay"
-
-
-def _u(user) -> User:
-    return db.session.get(User, user.id)
 
 
 def _mails_to(address: str) -> list:
@@ -49,7 +46,7 @@ def test_other_addresses_need_an_invitation_until_open_signup_is_on(ctx, make):
     assert "@acme.example" in err.value.errors["email"]
     assert _mails_to("bob@customer.example") == []
 
-    settings.set_value(_u(make.admin()), "open_signup", True)
+    settings.set_value(fresh(make.admin()), "open_signup", True)
     user = accounts.register("bob@customer.example", "purple monkey dishwasher", "Bob")
     assert user.kind == UserKind.CUSTOMER
     assert len(_mails_to("bob@customer.example")) == 1
@@ -57,7 +54,7 @@ def test_other_addresses_need_an_invitation_until_open_signup_is_on(ctx, make):
 
 def test_only_admins_turn_open_signup_on(ctx, make):
     with pytest.raises(Forbidden):
-        settings.set_value(_u(make.user("employee")), "open_signup", True)
+        settings.set_value(fresh(make.user("employee")), "open_signup", True)
     assert settings.get("open_signup") is False
 
 
@@ -146,7 +143,7 @@ def test_verification_link_expires_and_cannot_be_forged(ctx, app):
     clock.set_now(start + timedelta(seconds=app.config["EMAIL_VERIFY_SECONDS"] + 1))
     with pytest.raises(Gone, match="expired"):
         accounts.verify_email(token)
-    assert _u(user).email_verified_at is None
+    assert fresh(user).email_verified_at is None
 
 
 def test_resend_verification_mails_only_unconfirmed_accounts(ctx, make):
@@ -188,7 +185,7 @@ def test_unverified_account_cannot_sign_in(ctx, make):
 
 
 def test_suspended_account_gets_the_suspension_message(ctx, make):
-    admin, user = _u(make.admin()), _u(make.user("employee"))
+    admin, user = fresh(make.admin()), fresh(make.user("employee"))
     accounts.suspend(admin, user, clock.utcnow() + timedelta(days=2), "Spam")
     with pytest.raises(ValidationError) as err:
         accounts.authenticate(user.email, PASSWORD)
@@ -203,9 +200,9 @@ def test_suspended_account_gets_the_suspension_message(ctx, make):
 
 
 def test_suspension_ends_sessions_and_needs_an_admin(ctx, make):
-    admin, user = _u(make.admin()), _u(make.user("employee"))
+    admin, user = fresh(make.admin()), fresh(make.user("employee"))
     with pytest.raises(Forbidden):
-        accounts.suspend(_u(make.user("employee")), user, None, "No")
+        accounts.suspend(fresh(make.user("employee")), user, None, "No")
     version = user.session_version
     with pytest.raises(ValidationError) as err:
         accounts.suspend(admin, user, None, "  ")
@@ -220,7 +217,7 @@ def test_suspension_ends_sessions_and_needs_an_admin(ctx, make):
 
 
 def test_record_sign_in_and_sign_out_everywhere(ctx, make):
-    user = _u(make.user("employee"))
+    user = fresh(make.user("employee"))
     clock.set_now(datetime(2030, 5, 1, 9, 30))
     accounts.record_sign_in(user)
     assert user.last_login_at == datetime(2030, 5, 1, 9, 30)
@@ -242,7 +239,7 @@ def test_reset_link_is_mailed_only_to_existing_accounts(ctx, make):
 
 
 def test_reset_link_works_once(ctx, make):
-    user = _u(make.user("employee", email="ana@acme.example"))
+    user = fresh(make.user("employee", email="ana@acme.example"))
     version = user.session_version
     accounts.request_password_reset(user.email)
     token = _token_in(_mails_to(user.email)[0])
@@ -262,7 +259,7 @@ def test_reset_link_works_once(ctx, make):
 def test_reset_link_expires(ctx, app, make):
     start = datetime(2030, 1, 1, 12, 0)
     clock.set_now(start)
-    user = _u(make.user("employee"))
+    user = fresh(make.user("employee"))
     token = accounts.reset_token(user)
     clock.set_now(start + timedelta(seconds=app.config["PASSWORD_RESET_SECONDS"] - 5))
     assert accounts.user_for_reset_token(token).id == user.id
@@ -274,13 +271,13 @@ def test_reset_link_expires(ctx, app, make):
 
 
 def test_reset_confirms_an_unverified_address(ctx, make):
-    user = _u(make.user("employee", verified=False))
+    user = fresh(make.user("employee", verified=False))
     accounts.reset_password(accounts.reset_token(user), NEW_PASSWORD)
     assert user.email_verified_at is not None
 
 
 def test_change_password_checks_the_current_one_and_bumps_session_version(ctx, make):
-    user = _u(make.user("employee"))
+    user = fresh(make.user("employee"))
     version = user.session_version
     with pytest.raises(ValidationError) as err:
         accounts.change_password(user, "not my password", NEW_PASSWORD)

@@ -8,19 +8,11 @@ from sqlalchemy import select
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import AnswerRequest, Community, Notification, Topic, User
+from app.models import AnswerRequest, Community, Topic
 from app.services import asks, comments, experts, moderation, posts, privacy
 from tests.conftest import PASSWORD
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
-
-
-def _notes(user, kind="ask"):
-    return list(db.session.scalars(select(Notification).where(Notification.user_id == user.id,
-                                                              Notification.kind == kind)))
+from tests.helpers import fresh, notes_of
 
 
 @pytest.fixture
@@ -28,13 +20,13 @@ def world(ctx, make):
     manager = make.user("employee", name="Mona Manager")
     shop = make.community("open", manager=manager, name="Shop Help", slug="shop", topics=("Returns",))
     internal = make.community("internal", manager=manager, name="Warehouse", slug="warehouse", topics=("Stock",))
-    carla = _u(make.user("customer", name="Carla Customer"))
+    carla = fresh(make.user("customer", name="Carla Customer"))
     make.member(shop, carla)
-    anna = _u(make.user("employee", name="Anna Answer"))
-    ben = _u(make.user("employee", name="Ben Busy"))
+    anna = fresh(make.user("employee", name="Anna Answer"))
+    ben = fresh(make.user("employee", name="Ben Busy"))
     for colleague in (anna, ben):
         make.member(shop, colleague)  # so Carla may see them in the directory
-    outsider = _u(make.user("customer", name="Olga Outsider"))  # shares no community with Carla
+    outsider = fresh(make.user("customer", name="Olga Outsider"))  # shares no community with Carla
     shop = db.session.get(Community, shop.id)
     internal = db.session.get(Community, internal.id)
     returns = db.session.scalar(select(Topic).where(Topic.community_id == shop.id))
@@ -42,7 +34,7 @@ def world(ctx, make):
     question = posts.create(carla, shop.slug, "question", "Where do I send a return?", "Body", [returns.id])
     idea = posts.create(anna, shop.slug, "idea", "Free return labels", "Body", [returns.id])
     secret = posts.create(anna, internal.slug, "discussion", "Stock count in May", "Body", [stock.id])
-    return {"manager": _u(manager), "carla": carla, "anna": anna, "ben": ben, "outsider": outsider,
+    return {"manager": fresh(manager), "carla": carla, "anna": anna, "ben": ben, "outsider": outsider,
             "question": question, "idea": idea, "secret": secret, "shop": shop}
 
 
@@ -50,14 +42,14 @@ def test_asking_notifies_the_person_once_with_words_for_the_kind(world):
     w = world
     asks.ask(w["carla"], w["question"].id, "@" + w["anna"].handle.upper())  # the @ and the case do not matter
     asks.ask(w["carla"], w["idea"].id, w["ben"].handle)
-    [note] = _notes(w["anna"])
+    [note] = notes_of(w["anna"], "ask")
     assert note.post_id == w["question"].id and note.actor_id == w["carla"].id
     assert note.text == "Carla Customer asks you to answer: Where do I send a return?"
-    assert _notes(w["ben"])[0].text == "Carla Customer asks for your view on: Free return labels"
+    assert notes_of(w["ben"], "ask")[0].text == "Carla Customer asks for your view on: Free return labels"
     with pytest.raises(ValidationError, match="Anna Answer was already asked"):
-        asks.ask(_u(w["manager"]), w["question"].id, w["anna"].handle)  # by anyone: once per post
+        asks.ask(fresh(w["manager"]), w["question"].id, w["anna"].handle)  # by anyone: once per post
     db.session.rollback()
-    assert len(_notes(w["anna"])) == 1
+    assert len(notes_of(w["anna"], "ask")) == 1
 
 
 @pytest.mark.parametrize("who, message", [
@@ -83,7 +75,7 @@ def test_nobody_is_asked_who_may_not_read_the_post_or_whom_the_asker_may_not_see
     with pytest.raises(ValidationError, match="Nobody called"):
         asks.ask(w["carla"], w["question"].id, w["outsider"].handle)  # not in Carla's directory
     db.session.rollback()
-    assert db.session.scalar(select(AnswerRequest.id)) is None and _notes(w["carla"]) == []
+    assert db.session.scalar(select(AnswerRequest.id)) is None and notes_of(w["carla"], "ask") == []
 
 
 def test_a_locked_post_takes_no_asks_and_an_asker_has_a_limit(world, monkeypatch):
@@ -101,10 +93,10 @@ def test_a_locked_post_takes_no_asks_and_an_asker_has_a_limit(world, monkeypatch
 def test_the_list_shows_who_was_asked_by_whom_and_who_answered(world):
     w = world
     asks.ask(w["carla"], w["question"].id, w["anna"].handle)
-    asks.ask(_u(w["manager"]), w["question"].id, w["ben"].handle)
-    comments.add(_u(w["anna"]), w["question"].id, "Use the label in the box")
-    hidden = comments.add(_u(w["ben"]), w["question"].id, "Buy my labels")
-    moderation.act(_u(w["manager"]), "comment", hidden.id, "hide", "Spam")
+    asks.ask(fresh(w["manager"]), w["question"].id, w["ben"].handle)
+    comments.add(fresh(w["anna"]), w["question"].id, "Use the label in the box")
+    hidden = comments.add(fresh(w["ben"]), w["question"].id, "Buy my labels")
+    moderation.act(fresh(w["manager"]), "comment", hidden.id, "hide", "Spam")
     rows = asks.asked_on(w["carla"], w["question"])
     assert [(r.person.display_name, r.asker.display_name, r.answered) for r in rows] == [
         ("Anna Answer", "Carla Customer", True), ("Ben Busy", "Mona Manager", False)]  # a hidden comment is no answer
@@ -112,12 +104,12 @@ def test_the_list_shows_who_was_asked_by_whom_and_who_answered(world):
 
 def test_experts_of_the_topic_are_suggested_until_asked(world):
     w = world
-    experts.assign(_u(w["manager"]), "shop", "returns", _u(w["ben"]))
-    experts.assign(_u(w["manager"]), "shop", "returns", _u(w["anna"]))
+    experts.assign(fresh(w["manager"]), "shop", "returns", fresh(w["ben"]))
+    experts.assign(fresh(w["manager"]), "shop", "returns", fresh(w["anna"]))
     names = [s.person.display_name for s in asks.suggestions(w["carla"], w["question"])]
     assert names == ["Anna Answer", "Ben Busy"]
     assert asks.suggestions(w["carla"], w["question"])[0].topics == ["Returns"]
-    assert [s.person.display_name for s in asks.suggestions(_u(w["ben"]), w["idea"])] == []  # Anna wrote it
+    assert [s.person.display_name for s in asks.suggestions(fresh(w["ben"]), w["idea"])] == []  # Anna wrote it
     asks.ask(w["carla"], w["question"].id, w["anna"].handle)
     assert [s.person.display_name for s in asks.suggestions(w["carla"], w["question"])] == ["Ben Busy"]
 
@@ -126,8 +118,8 @@ def test_closing_an_account_drops_the_asks_waiting_on_it(world):
     w = world
     asks.ask(w["carla"], w["question"].id, w["anna"].handle)
     asks.ask(w["anna"], w["question"].id, w["ben"].handle)
-    privacy.close_account(_u(w["anna"]), _u(w["anna"]), "anonymise", password=PASSWORD)
-    rows = asks.asked_on(_u(w["carla"]), w["question"])
+    privacy.close_account(fresh(w["anna"]), fresh(w["anna"]), "anonymise", password=PASSWORD)
+    rows = asks.asked_on(fresh(w["carla"]), w["question"])
     assert [(r.person.display_name, r.asker) for r in rows] == [("Ben Busy", None)]  # asked by a closed account
 
 
@@ -144,9 +136,9 @@ def site(app, make):
         make.member(community, helper)
     with app.app_context():
         topic = db.session.scalar(select(Topic).where(Topic.community_id == community.id))
-        question = posts.create(_u(asker), "shop", "question", "Where do I send a return?", "Body", [topic.id])
+        question = posts.create(fresh(asker), "shop", "question", "Where do I send a return?", "Body", [topic.id])
         for helper in helpers[:5]:
-            experts.assign(_u(manager), "shop", "returns", _u(helper))
+            experts.assign(fresh(manager), "shop", "returns", fresh(helper))
         return {"asker": asker, "helpers": helpers, "qid": question.id, "manager": manager}
 
 
@@ -176,10 +168,10 @@ def test_the_post_page_runs_the_same_queries_however_many_were_asked(app, site, 
     reader = make.user("employee")
     with app.app_context():
         topic = db.session.scalar(select(Topic).where(Topic.name == "Returns"))
-        other = posts.create(_u(site["asker"]), "shop", "question", "Another question", "Body", [topic.id]).id
-        asks.ask(_u(site["asker"]), site["qid"], site["helpers"][0].handle)
+        other = posts.create(fresh(site["asker"]), "shop", "question", "Another question", "Body", [topic.id]).id
+        asks.ask(fresh(site["asker"]), site["qid"], site["helpers"][0].handle)
         for helper in site["helpers"][1:]:
-            asks.ask(_u(site["asker"]), other, helper.handle)
+            asks.ask(fresh(site["asker"]), other, helper.handle)
     client = login_as(reader)
     counts = []
     for pid in (site["qid"], other):
@@ -193,7 +185,7 @@ def test_the_post_page_runs_the_same_queries_however_many_were_asked(app, site, 
 
 def test_asking_on_a_locked_post_explains_why_on_the_page(app, site, login_as):
     with app.app_context():
-        moderation.act(_u(site["manager"]), "post", site["qid"], "lock", "Answered elsewhere")
+        moderation.act(fresh(site["manager"]), "post", site["qid"], "lock", "Answered elsewhere")
     client = login_as(site["asker"])
     page = client.get(f"/p/{site['qid']}").get_data(as_text=True)
     assert "Know who could answer" not in page  # no form on a locked post
@@ -205,7 +197,7 @@ def test_asking_on_a_locked_post_explains_why_on_the_page(app, site, login_as):
 def test_the_person_asked_sees_who_asked_them_until_they_answer(app, site, login_as):
     helper = site["helpers"][0]
     with app.app_context():
-        asks.ask(_u(site["asker"]), site["qid"], helper.handle)
+        asks.ask(fresh(site["asker"]), site["qid"], helper.handle)
     client = login_as(helper)
     page = client.get(f"/p/{site['qid']}").get_data(as_text=True)
     assert 'Carla Customer asked you to answer this question. <a href="#comment-form">Write your answer</a>' in page
@@ -217,9 +209,9 @@ def test_the_person_asked_sees_who_asked_them_until_they_answer(app, site, login
 def test_the_home_page_lists_what_one_was_asked_to_answer_until_answered(app, site, login_as):
     helper, other = site["helpers"][0], site["helpers"][1]
     with app.app_context():
-        asks.ask(_u(site["asker"]), site["qid"], helper.handle)
-        asks.ask(_u(site["asker"]), site["qid"], other.handle)
-        waiting = asks.waiting_for(_u(helper))
+        asks.ask(fresh(site["asker"]), site["qid"], helper.handle)
+        asks.ask(fresh(site["asker"]), site["qid"], other.handle)
+        waiting = asks.waiting_for(fresh(helper))
         assert [(w.post.id, w.asker.display_name) for w in waiting] == [(site["qid"], "Carla Customer")]
     client = login_as(helper)
     home = client.get("/").get_data(as_text=True)
@@ -227,6 +219,6 @@ def test_the_home_page_lists_what_one_was_asked_to_answer_until_answered(app, si
     post_form(client, f"/p/{site['qid']}/comments", {"body": "Send it to the warehouse in Utrecht."})
     assert "Asked to answer" not in client.get("/").get_data(as_text=True)  # answered
     with app.app_context():
-        assert asks.waiting_for(_u(helper)) == [] and len(asks.waiting_for(_u(other))) == 1
-        moderation.act(_u(site["manager"]), "post", site["qid"], "lock", "Closed")
-        assert asks.waiting_for(_u(other)) == []  # a locked post takes no answers
+        assert asks.waiting_for(fresh(helper)) == [] and len(asks.waiting_for(fresh(other))) == 1
+        moderation.act(fresh(site["manager"]), "post", site["qid"], "lock", "Closed")
+        assert asks.waiting_for(fresh(other)) == []  # a locked post takes no answers

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import Attachment, Comment, Community, Notification, Post, Topic, User
 from app.services import attachments, comments, posts
 from tests.conftest import post as post_form
+from tests.helpers import fresh
 
 # --- building files -----------------------------------------------------------------------
 
@@ -59,10 +60,6 @@ def _stored_files(app) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def _u(user):
-    return db.session.get(User, user.id)
-
-
 @pytest.fixture
 def world(ctx, make):
     manager = make.user("employee", is_global_manager=True)
@@ -71,9 +68,9 @@ def world(ctx, make):
     make.member(community, member)
     community = db.session.get(Community, community.id)
     topic = db.session.scalar(select(Topic).where(Topic.community_id == community.id))
-    author = _u(member)
+    author = fresh(member)
     post = posts.create(author, community.slug, "discussion", "Our trip photos", "Look!", [topic.id])
-    return {"manager": _u(manager), "member": author, "community": community, "topic": topic, "post": post}
+    return {"manager": fresh(manager), "member": author, "community": community, "topic": topic, "post": post}
 
 
 def _attachment_count() -> int:
@@ -266,7 +263,7 @@ def served(app, make):
         employee = make.user("employee")
         internal = make.community("internal", topics=("Plans",))
         open_c = make.community("open", topics=("Trips",))
-        e = _u(employee)
+        e = fresh(employee)
         internal_post = posts.create(e, internal.slug, "discussion", "Internal roadmap", "",
                                      [db.session.scalar(select(Topic.id).where(Topic.community_id == internal.id))],
                                      files=[_file(_image("JPEG"), "roadmap.jpg")])
@@ -325,10 +322,10 @@ def test_files_of_a_deleted_comment_are_for_moderators_only(app, make, login_as)
         author = make.user("customer")
         make.member(community, author)
         topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
-        p = posts.create(_u(author), community.slug, "discussion", "Gear advice", "", [topic_id])
-        c = comments.add(_u(author), p.id, "My tent", files=[_file(_image("JPEG"), "tent.jpg")])
+        p = posts.create(fresh(author), community.slug, "discussion", "Gear advice", "", [topic_id])
+        c = comments.add(fresh(author), p.id, "My tent", files=[_file(_image("JPEG"), "tent.jpg")])
         file_id = attachments.for_comments([c.id])[c.id][0].id
-        comments.delete(_u(author), c.id)
+        comments.delete(fresh(author), c.id)
     reader = make.user("customer")
     assert login_as(reader).get(_files_url(file_id)).status_code == 404
     assert login_as(manager).get(_files_url(file_id)).status_code == 200
@@ -444,12 +441,12 @@ def test_a_removal_that_does_not_commit_keeps_the_file(app, world, monkeypatch):
 
 def test_only_people_who_may_edit_remove_files(app, world, make):
     file_id, paths = _attach(world)
-    reader = _u(make.user("employee"))  # may read the open community, not edit the post
+    reader = fresh(make.user("employee"))  # may read the open community, not edit the post
     with pytest.raises(Forbidden):
         attachments.remove(reader, file_id)
     db.session.rollback()
     internal = make.community("internal", topics=("Plans",))
-    staff = _u(make.user("employee"))
+    staff = fresh(make.user("employee"))
     secret = posts.create(staff, internal.slug, "discussion", "Internal plans", "",
                           [db.session.scalar(select(Topic.id).where(Topic.community_id == internal.id))],
                           files=[_file(_image("PNG"), "plan.png")])
@@ -468,12 +465,12 @@ def test_only_people_who_may_edit_remove_files(app, world, make):
 
 
 def test_comment_files_follow_the_comment_edit_rule(app, world, make):
-    other = _u(make.user("customer"))
+    other = fresh(make.user("customer"))
     make.member(world["community"], other)
     c = comments.add(world["member"], world["post"].id, "My tent", files=[_file(_image("JPEG"), "tent.jpg")])
     file_id = attachments.for_comments([c.id])[c.id][0].id
     with pytest.raises(Forbidden):
-        attachments.remove(_u(other), file_id)
+        attachments.remove(fresh(other), file_id)
     db.session.rollback()
     removed, post_id = attachments.remove(world["member"], file_id)
     assert post_id == world["post"].id and removed.comment_id == c.id
@@ -485,9 +482,9 @@ def test_remove_buttons_on_the_edit_pages_post_with_csrf(app, make, login_as):
         community = make.community("open", topics=("Trips",))
         topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
         author = make.user("customer")
-        p = posts.create(_u(author), community.slug, "discussion", "Lake photos", "", [topic_id],
+        p = posts.create(fresh(author), community.slug, "discussion", "Lake photos", "", [topic_id],
                          files=[_file(_image("JPEG"), "lake.jpg")])
-        c = comments.add(_u(author), p.id, "And one more", files=[_file(_image("PNG"), "more.png")])
+        c = comments.add(fresh(author), p.id, "And one more", files=[_file(_image("PNG"), "more.png")])
         post_file = attachments.for_post(p)[0].id
         comment_file = attachments.for_comments([c.id])[c.id][0].id
         post_id, comment_id = p.id, c.id
@@ -518,7 +515,7 @@ def test_editing_a_post_can_add_files(app, make, login_as):
         community = make.community("open", topics=("Trips",))
         topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
         author = make.user("customer")
-        post_id = posts.create(_u(author), community.slug, "discussion", "Lake photos", "Soon", [topic_id]).id
+        post_id = posts.create(fresh(author), community.slug, "discussion", "Lake photos", "Soon", [topic_id]).id
     client = login_as(author)
     assert 'type="file"' in client.get(f"/p/{post_id}/edit").get_data(as_text=True)
     resp = post_form(client, f"/p/{post_id}/edit", {
@@ -579,7 +576,7 @@ def test_every_refusal_of_the_post_form_keeps_the_file(app, make, login_as):
     with app.app_context():
         community = make.community("open", manager=social, topics=("Trips",))
         topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
-        policy.save(_u(social), "# Be kind\nNo spam.")
+        policy.save(fresh(social), "# Be kind\nNo spam.")
     client = login_as(make.user("employee"))
     url = f"/c/{community.slug}/new"
     data = {"kind": "discussion", "title": "Call me about the trip", "body": "My number is +31 6 1234 5678",
@@ -611,8 +608,8 @@ def test_every_refusal_of_the_comment_form_keeps_the_file(app, make, login_as):
     with app.app_context():
         community = make.community("open", manager=social, topics=("Trips",))
         topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
-        post = posts.create(_u(social), community.slug, "discussion", "Team trip", "Where to?", [topic_id])
-        policy.save(_u(social), "# Be kind\nNo spam.")
+        post = posts.create(fresh(social), community.slug, "discussion", "Team trip", "Where to?", [topic_id])
+        policy.save(fresh(social), "# Be kind\nNo spam.")
         post_id = post.id
     client = login_as(make.user("employee"))
     url = f"/p/{post_id}/comments"
@@ -642,7 +639,7 @@ def test_a_pending_file_is_removed_from_the_comment_form_when_ticked(app, make, 
         community = make.community("open", topics=("Trips",))
         topic_id = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
         author = make.user("employee")
-        post_id = posts.create(_u(author), community.slug, "discussion", "Team trip", "x", [topic_id]).id
+        post_id = posts.create(fresh(author), community.slug, "discussion", "Team trip", "x", [topic_id]).id
     client = login_as(make.user("employee"))
     url = f"/p/{post_id}/comments"
     html = post_form(client, url, {"body": " ", "files": [(io.BytesIO(_image("JPEG")), "a.jpg", "image/jpeg")]},
@@ -681,7 +678,7 @@ def test_nobody_else_can_claim_a_pending_upload(app, make, login_as):
         [row] = db.session.scalars(select(Attachment)).all()
         assert row.post_id is None and row.pending_token == token  # still Ana's, still pending
         with pytest.raises(ValidationError):
-            attachments.attach(_u(bob), [], post=posts.create(_u(ana), community.slug, "discussion", "Ana's", "x",
+            attachments.attach(fresh(bob), [], post=posts.create(fresh(ana), community.slug, "discussion", "Ana's", "x",
                                                                [topic_id]), pending=[token])
 
 

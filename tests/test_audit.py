@@ -17,10 +17,7 @@ from app.models.audit import AuditLogImmutable
 from app.services import accounts, audit, communities, experts, ideas, posts
 from tests.conftest import login
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
+from tests.helpers import fresh
 
 
 def _entries(action=None):
@@ -31,7 +28,7 @@ def _entries(action=None):
 
 
 def test_admin_suspension_and_roles_are_audited_with_ip(ctx, make):
-    admin, person = _u(make.admin()), _u(make.user("employee"))
+    admin, person = fresh(make.admin()), fresh(make.user("employee"))
     accounts.suspend(admin, person, clock.utcnow() + timedelta(days=1), "Cooling off", ip="192.0.2.1")
     accounts.unsuspend(admin, person, ip="192.0.2.1")
     accounts.set_global_roles(admin, person, is_admin=False, is_global_manager=True, is_management=False)
@@ -43,9 +40,9 @@ def test_admin_suspension_and_roles_are_audited_with_ip(ctx, make):
 
 
 def test_community_role_changes_and_removals_are_audited(ctx, make):
-    manager = _u(make.user("employee", is_global_manager=True))
+    manager = fresh(make.user("employee", is_global_manager=True))
     c = make.community("open", manager=manager)
-    person = _u(make.user("employee"))
+    person = fresh(make.user("employee"))
     communities.add_member(manager, c.slug, person)
     communities.set_role(manager, c.slug, person.id, "moderator", ip="198.51.100.7")
     communities.remove_member(manager, c.slug, person.id)
@@ -56,7 +53,7 @@ def test_community_role_changes_and_removals_are_audited(ctx, make):
 
 
 def test_idea_status_and_expert_assignment_are_audited(ctx, make):
-    manager = _u(make.user("employee", is_global_manager=True))
+    manager = fresh(make.user("employee", is_global_manager=True))
     c = make.community("open", manager=manager, topics=("Apps",))
     community = db.session.get(Community, c.id)
     topic = db.session.scalar(select(Topic).where(Topic.community_id == community.id))
@@ -64,7 +61,7 @@ def test_idea_status_and_expert_assignment_are_audited(ctx, make):
     ideas.change_status(manager, idea.id, "planned", "We will build it.", ip="203.0.113.5")
     entry = _entries("idea.status_change")[0]
     assert entry.before == {"status": "new"} and entry.after["status"] == "planned" and entry.ip == "203.0.113.5"
-    expert = _u(make.user("employee"))
+    expert = fresh(make.user("employee"))
     row = experts.assign(manager, community.slug, topic.slug, expert)
     experts.remove(manager, community.slug, topic.slug, row.id)
     assert _entries("expert.assign")[0].after["user_id"] == expert.id
@@ -72,7 +69,7 @@ def test_idea_status_and_expert_assignment_are_audited(ctx, make):
 
 
 def test_entries_cannot_be_changed_or_deleted(ctx, make):
-    admin = _u(make.admin())
+    admin = fresh(make.admin())
     entry = audit.record(admin, "test.thing", "site", None, after={"x": 1})
     db.session.commit()
     with pytest.raises(ValidationError):
@@ -91,7 +88,7 @@ def test_entries_cannot_be_changed_or_deleted(ctx, make):
 
 
 def test_page_filters_and_keyset_pagination(ctx, make):
-    admin, other = _u(make.admin()), _u(make.admin())
+    admin, other = fresh(make.admin()), fresh(make.admin())
     for i in range(5):
         audit.record(admin, "a.one", "user", i)
     audit.record(other, "a.two", "post", 99)
@@ -106,7 +103,7 @@ def test_page_filters_and_keyset_pagination(ctx, make):
     tomorrow = (clock.utcnow() + timedelta(days=1)).date()
     assert audit.page(admin, audit.Filters(since=tomorrow)).rows == []
     with pytest.raises(Forbidden):
-        audit.page(_u(make.user("employee", is_global_manager=True)), audit.Filters())
+        audit.page(fresh(make.user("employee", is_global_manager=True)), audit.Filters())
 
 
 def test_audit_page_is_for_admins(client, make, app):
@@ -149,12 +146,12 @@ def test_audit_page_reads_as_words_and_links_what_it_names(client, make, app):
     c = make.community("open", manager=manager, name="Returns Lab", topics=("Apps",))
     person = make.user("employee", name="Pat Person")
     with app.app_context():
-        m = _u(manager)
+        m = fresh(manager)
         topic = db.session.scalar(select(Topic.id).where(Topic.community_id == c.id))
         idea = posts.create(m, c.slug, "idea", "Cheaper returns", "", [topic])
         gone = posts.create(m, c.slug, "idea", "Soon deleted", "", [topic])
-        comment = comments.add(_u(person), idea.id, "A comment to moderate")
-        communities.add_member(m, c.slug, _u(person))
+        comment = comments.add(fresh(person), idea.id, "A comment to moderate")
+        communities.add_member(m, c.slug, fresh(person))
         communities.set_role(m, c.slug, person.id, "moderator")
         ideas.change_status(m, idea.id, "planned", "We plan it")
         ideas.change_status(m, gone.id, "planned", "Also planned")
@@ -163,7 +160,7 @@ def test_audit_page_reads_as_words_and_links_what_it_names(client, make, app):
         audit.record(m, "user.note", "user", 999_999, before={"user_id": 999_999}, after=None)
         db.session.commit()
         idea_id, gone_id, comment_id = idea.id, gone.id, comment.id
-        handle = _u(person).handle
+        handle = fresh(person).handle
     login(client, admin)
     page = client.get("/admin/audit").get_data(as_text=True)
     table = page.split('<table class="audit-table">')[1].split("</table>")[0]

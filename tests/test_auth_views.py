@@ -14,6 +14,7 @@ from app.models import User
 from app.services import accounts, jobs, mail, settings
 from config import TestConfig
 from tests.conftest import PASSWORD, Factory, post
+from tests.helpers import is_signed_in, sign_in_form
 
 NEW = "amber lantern over the bay"
 REMEMBER = "kring_remember"
@@ -27,15 +28,6 @@ def _link_in_mail(app, to: str) -> str:
     assert messages, f"no mail to {to}"
     url = re.search(r"https?://\S+", messages[-1].get_content()).group(0)
     return urlsplit(url).path
-
-
-def _sign_in(client, email: str, password: str = PASSWORD, **extra):
-    return post(client, "/signin", {"email": email, "password": password, **extra})
-
-
-def _signed_in(client) -> bool:
-    response = client.get("/account")
-    return response.status_code == 200
 
 
 def _text(response) -> str:
@@ -57,10 +49,10 @@ def test_sign_up_confirm_and_land_signed_in(app, client):
                                         "password": NEW, "confirm": NEW})
     assert response.status_code == 200
     assert "Check your email" in _text(response) and "ana@acme.example" in _text(response)
-    assert not _signed_in(client)
+    assert not is_signed_in(client)
 
     # no sign-in before the address is confirmed; the page offers a new link
-    refused = _sign_in(client, "ana@acme.example", NEW)
+    refused = sign_in_form(client, "ana@acme.example", NEW)
     assert refused.status_code == 400
     assert "Confirm your email address first" in _text(refused)
     assert 'action="/verify/resend"' in _text(refused)
@@ -70,14 +62,14 @@ def test_sign_up_confirm_and_land_signed_in(app, client):
     confirmed = client.get(link)
     assert confirmed.status_code == 302 and confirmed.headers["Location"] == "/"
     assert "Your email address is confirmed" in _text(client.get("/"))
-    assert _signed_in(client)
+    assert is_signed_in(client)
     assert _user(app, "ana@acme.example").last_login_at is not None
 
     # the link is no sign-in link: a second visit only says the address is confirmed
     other = app.test_client()
     again = other.get(link)
     assert again.status_code == 302 and again.headers["Location"] == "/signin"
-    assert not _signed_in(other)
+    assert not is_signed_in(other)
 
 
 def test_broken_or_expired_confirmation_link_shows_the_410_page(app, client):
@@ -164,14 +156,14 @@ def test_sign_in_page_has_the_right_fields(client):
 
 def test_wrong_credentials_get_one_message_and_keep_the_email(client, make):
     make.user("employee", email="ana@acme.example")
-    wrong_password = _sign_in(client, "ana@acme.example", "not the password")
-    unknown = _sign_in(client, "nobody@acme.example", PASSWORD)
+    wrong_password = sign_in_form(client, "ana@acme.example", "not the password")
+    unknown = sign_in_form(client, "nobody@acme.example", PASSWORD)
     for response, email in ((wrong_password, "ana@acme.example"), (unknown, "nobody@acme.example")):
         assert response.status_code == 400
         assert "Wrong email address or password." in _text(response)
         assert f'value="{email}"' in _text(response)
         assert "not the password" not in _text(response)
-    assert not _signed_in(client)
+    assert not is_signed_in(client)
 
 
 def test_sign_in_records_it_and_renews_the_session(app, client, make):
@@ -180,7 +172,7 @@ def test_sign_in_records_it_and_renews_the_session(app, client, make):
     with client.session_transaction() as sess:
         sess["planted"] = "by someone else"
         before = sess["csrf_token"]
-    response = _sign_in(client, "ANA@acme.example")
+    response = sign_in_form(client, "ANA@acme.example")
     assert response.status_code == 302 and response.headers["Location"] == "/"
     with client.session_transaction() as sess:
         assert "planted" not in sess
@@ -193,7 +185,7 @@ def test_suspended_account_sees_why(app, client, make):
     admin, user = make.admin(), make.user("employee", email="ana@acme.example")
     with app.app_context():
         accounts.suspend(db.session.get(User, admin.id), db.session.get(User, user.id), None, "Spam")
-    response = _sign_in(client, "ana@acme.example")
+    response = sign_in_form(client, "ana@acme.example")
     assert response.status_code == 400
     assert "This account is suspended." in _text(response)
 
@@ -217,7 +209,7 @@ def test_next_never_leaves_the_site(client, make, target):
     make.user("employee", email="ana@acme.example")
     page = client.get("/signin", query_string={"next": target})
     assert "evil.example" not in _text(page)
-    response = _sign_in(client, "ana@acme.example", next=target)
+    response = sign_in_form(client, "ana@acme.example", next=target)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 
@@ -227,7 +219,7 @@ def test_post_without_csrf_token_is_refused(client, make):
     response = client.post("/signin", data={"email": "ana@acme.example", "password": PASSWORD})
     assert response.status_code == 400
     assert "Your form expired" in _text(response)
-    assert not _signed_in(client)
+    assert not is_signed_in(client)
 
 
 def _limited_app(tmp_path, **config):
@@ -274,8 +266,8 @@ def test_too_many_sign_in_attempts_get_the_429_page(limited_app):
     client = limited_app.test_client()
     for _ in range(3):
         assert client.get("/signin").status_code == 200  # looking is not limited
-        assert _sign_in(client, "nobody@acme.example", "wrong password").status_code == 400
-    response = _sign_in(client, "nobody@acme.example", "wrong password")
+        assert sign_in_form(client, "nobody@acme.example", "wrong password").status_code == 400
+    response = sign_in_form(client, "nobody@acme.example", "wrong password")
     assert "Too many attempts" in _text(response)
     _assert_wait_named(response)
 
@@ -285,24 +277,24 @@ def test_an_office_behind_one_address_all_signs_in(office):
     people = [make.user("employee") for _ in range(60)]
     for person in people:  # one after the other, within a minute, from the same address
         client = office.test_client()
-        response = _sign_in(client, person.email)
+        response = sign_in_form(client, person.email)
         assert response.status_code == 302, _text(response)
-        assert _signed_in(client)
+        assert is_signed_in(client)
 
 
 def test_wrong_passwords_throttle_that_account_not_the_address(office):
     make = Factory(office)
     ana, bob = make.user("employee"), make.user("employee")
     client = office.test_client()
-    answers = [_sign_in(client, ana.email, "not her password") for _ in range(10)]
+    answers = [sign_in_form(client, ana.email, "not her password") for _ in range(10)]
     assert answers[0].status_code == 400 and "Wrong email address or password" in _text(answers[0])
     _assert_wait_named(answers[-1])
     assert "Too many failed sign-in attempts" in _text(answers[-1])
-    right = _sign_in(client, ana.email)  # locked: even the right password waits
+    right = sign_in_form(client, ana.email)  # locked: even the right password waits
     _assert_wait_named(right)
-    assert not _signed_in(client)
+    assert not is_signed_in(client)
     colleague = office.test_client()  # the same address, another account: signs in
-    assert _sign_in(colleague, bob.email).status_code == 302 and _signed_in(colleague)
+    assert sign_in_form(colleague, bob.email).status_code == 302 and is_signed_in(colleague)
 
 
 def test_the_address_ceiling_stops_password_spraying(tmp_path):
@@ -311,10 +303,10 @@ def test_the_address_ceiling_stops_password_spraying(tmp_path):
     victims = [make.user("employee") for _ in range(21)]
     client = app.test_client()
     for n, person in enumerate(victims[:20]):  # one guess per account: no account throttle fires
-        assert _sign_in(client, person.email, "Summer2024!").status_code == 400
+        assert sign_in_form(client, person.email, "Summer2024!").status_code == 400
         if n % 5 == 0:  # right passwords from the same address do not use the ceiling up
-            assert _sign_in(app.test_client(), victims[n + 1].email).status_code == 302
-    blocked = _sign_in(client, victims[20].email, "Summer2024!")
+            assert sign_in_form(app.test_client(), victims[n + 1].email).status_code == 302
+    blocked = sign_in_form(client, victims[20].email, "Summer2024!")
     _assert_wait_named(blocked)
     with app.app_context():
         db.session.remove()
@@ -325,69 +317,69 @@ def test_the_address_ceiling_stops_password_spraying(tmp_path):
 
 def test_sign_out_is_post_only_and_forgets_the_remember_cookie(client, make):
     make.user("employee", email="ana@acme.example")
-    _sign_in(client, "ana@acme.example", remember="y")
+    sign_in_form(client, "ana@acme.example", remember="y")
     assert client.get_cookie(REMEMBER) is not None
     assert client.get("/signout").status_code == 405
     response = post(client, "/signout")
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert client.get_cookie(REMEMBER) is None
     assert "You are signed out." in _text(client.get("/"))
-    assert not _signed_in(client)
+    assert not is_signed_in(client)
 
 
 def test_remember_cookie_signs_a_new_browser_in(app, client, make):
     make.user("employee", email="ana@acme.example")
-    _sign_in(client, "ana@acme.example", remember="y")
+    sign_in_form(client, "ana@acme.example", remember="y")
     other = app.test_client()
     other.set_cookie(REMEMBER, client.get_cookie(REMEMBER).value)
-    assert _signed_in(other)
+    assert is_signed_in(other)
     without = app.test_client()
-    _sign_in(without, "ana@acme.example")
+    sign_in_form(without, "ana@acme.example")
     assert without.get_cookie(REMEMBER) is None
 
 
 def test_password_change_keeps_this_session_and_ends_the_others(app, client, make):
     make.user("employee", email="ana@acme.example")
-    _sign_in(client, "ana@acme.example", remember="y")
+    sign_in_form(client, "ana@acme.example", remember="y")
     second = app.test_client()
-    _sign_in(second, "ana@acme.example")
+    sign_in_form(second, "ana@acme.example")
     old_cookie = client.get_cookie(REMEMBER).value
     from_cookie = app.test_client()
     from_cookie.set_cookie(REMEMBER, old_cookie)
-    assert _signed_in(from_cookie) and _signed_in(second)
+    assert is_signed_in(from_cookie) and is_signed_in(second)
 
     response = post(client, "/account", {"current_password": PASSWORD, "password": NEW, "confirm": NEW})
     assert response.status_code == 302 and response.headers["Location"] == "/account"
     assert "Your password is changed" in _text(client.get("/account"))
-    assert _signed_in(client)
-    assert not _signed_in(second)
-    assert not _signed_in(from_cookie)
+    assert is_signed_in(client)
+    assert not is_signed_in(second)
+    assert not is_signed_in(from_cookie)
     stolen = app.test_client()
     stolen.set_cookie(REMEMBER, old_cookie)
-    assert not _signed_in(stolen)
+    assert not is_signed_in(stolen)
     # this browser got a fresh remember cookie that works
     renewed = client.get_cookie(REMEMBER).value
     assert renewed != old_cookie
     fresh = app.test_client()
     fresh.set_cookie(REMEMBER, renewed)
-    assert _signed_in(fresh)
+    assert is_signed_in(fresh)
     # and the new password is the one that works
-    assert _sign_in(app.test_client(), "ana@acme.example", NEW).status_code == 302
-    assert _sign_in(app.test_client(), "ana@acme.example", PASSWORD).status_code == 400
+    assert sign_in_form(app.test_client(), "ana@acme.example", NEW).status_code == 302
+    assert sign_in_form(app.test_client(), "ana@acme.example", PASSWORD).status_code == 400
 
 
 def test_sign_out_everywhere_ends_every_session(app, client, make):
     make.user("employee", email="ana@acme.example")
-    _sign_in(client, "ana@acme.example", remember="y")
+    sign_in_form(client, "ana@acme.example", remember="y")
     second = app.test_client()
-    _sign_in(second, "ana@acme.example", remember="y")
+    sign_in_form(second, "ana@acme.example", remember="y")
     cookie = second.get_cookie(REMEMBER).value
     response = post(client, "/account/signout-everywhere")
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    assert not _signed_in(client) and not _signed_in(second)
+    assert not is_signed_in(client) and not is_signed_in(second)
     stolen = app.test_client()
     stolen.set_cookie(REMEMBER, cookie)
-    assert not _signed_in(stolen)
+    assert not is_signed_in(stolen)
 
 
 # --- the account page ---------------------------------------------------------------------
@@ -411,7 +403,7 @@ def test_change_password_form_shows_field_messages(app, login_as, make, data, me
     response = post(client, "/account", data)
     assert response.status_code == 400
     assert message in _text(response)
-    assert _signed_in(client)
+    assert is_signed_in(client)
     assert _user(app, user.email).session_version == user.session_version
 
 
@@ -463,12 +455,12 @@ def test_reset_password_through_the_mailed_link_works_once(app, client, make):
     assert weak.status_code == 400 and "at least 10 characters" in _text(weak)
     done = post(client, link, {"password": NEW, "confirm": NEW})
     assert done.status_code == 302 and done.headers["Location"] == "/"
-    assert _signed_in(client)
+    assert is_signed_in(client)
     again = app.test_client()
     used = again.get(link)
     assert used.status_code == 410 and "already used" in _text(used)
     assert post(again, link, {"password": "a third password", "confirm": "a third password"}).status_code == 410
-    assert _sign_in(app.test_client(), "ana@acme.example", NEW).status_code == 302
+    assert sign_in_form(app.test_client(), "ana@acme.example", NEW).status_code == 302
 
 
 def test_expired_reset_link_shows_the_410_page(app, client, make):

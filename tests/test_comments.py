@@ -12,28 +12,10 @@ from sqlalchemy import select, update
 from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import Comment, Community, Notification, Post, Revision, Topic, User
+from app.models import Comment, Community, Post, Revision, User
 from app.services import access, comments, follows, jobs, posts
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
-
-
-def _topic_id(community):
-    return db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
-
-
-def _post(author, community, kind="discussion", title="A post to talk about", body=""):
-    return posts.create(author, community.slug, kind, title, body, [_topic_id(community)])
-
-
-def _notes(user, kind=None):
-    stmt = select(Notification).where(Notification.user_id == user.id)
-    if kind:
-        stmt = stmt.where(Notification.kind == kind)
-    return list(db.session.scalars(stmt))
+from tests.helpers import fresh, notes_of
 
 
 @pytest.fixture
@@ -44,9 +26,9 @@ def world(ctx, make):
     make.member(community, member)
     other = make.user("employee")
     c = db.session.get(Community, community.id)
-    w = {"manager": _u(manager), "community": c, "member": _u(member), "other": _u(other)}
-    w["question"] = _post(w["member"], c, "question", "How do I return a parcel?")
-    w["discussion"] = _post(w["member"], c, "discussion", "Our new packaging")
+    w = {"manager": fresh(manager), "community": c, "member": fresh(member), "other": fresh(other)}
+    w["question"] = make.post(w["member"], c, kind="question", title="How do I return a parcel?")
+    w["discussion"] = make.post(w["member"], c, kind="discussion", title="Our new packaging")
     return w
 
 
@@ -128,7 +110,7 @@ def test_deleted_posts_take_no_comments(world):
 def test_customers_cannot_comment_where_they_cannot_read(world, make, visibility):
     staff = world["manager"]
     hidden = make.community(visibility, manager=staff, topics=("Inside",))
-    p = _post(staff, db.session.get(Community, hidden.id), "discussion", "Inside information")
+    p = make.post(staff, db.session.get(Community, hidden.id), kind="discussion", title="Inside information")
     c = comments.add(staff, p.id, "Staff only")
     with pytest.raises(NotFound):
         comments.add(world["member"], p.id, "Let me in")
@@ -183,7 +165,7 @@ def test_edits_keep_revisions_and_moderators_give_a_reason(world):
     assert [r.body for r in listed] == ["Third **bold**", "Second", "First"]
     with pytest.raises(Forbidden):
         comments.revisions(world["other"], c.id)
-    [note] = _notes(world["member"], "moderation")
+    [note] = notes_of(world["member"], "moderation")
     assert "Removed a phone number" in note.text
 
 
@@ -241,28 +223,28 @@ def test_only_questions_have_accepted_answers(world):
 
 def test_comments_notify_followers_the_replied_to_and_mentioned_readers(world, make):
     pid = world["discussion"].id
-    follower = _u(make.user("employee"))
+    follower = fresh(make.user("employee"))
     follows.follow(follower, "post", pid)
-    mentioned = _u(make.user("customer", name="Mia Mention"))
+    mentioned = fresh(make.user("customer", name="Mia Mention"))
     top = comments.add(world["other"], pid, "First thoughts")
     jobs.drain()
-    assert [n.kind for n in _notes(follower)] == ["comment"]
-    assert [n.kind for n in _notes(world["member"])] == ["comment"]  # the author follows her post
+    assert [n.kind for n in notes_of(follower)] == ["comment"]
+    assert [n.kind for n in notes_of(world["member"])] == ["comment"]  # the author follows her post
     comments.add(world["manager"], pid, f"Agreed, @{mentioned.handle}", parent_id=top.id)
     jobs.drain()
-    assert [n.kind for n in _notes(world["other"])] == ["reply"]  # not also "comment"
-    assert [n.kind for n in _notes(mentioned)] == ["mention"]
-    assert len(_notes(follower, "comment")) == 2
-    assert not _notes(world["manager"])  # never told about one's own comment
+    assert [n.kind for n in notes_of(world["other"])] == ["reply"]  # not also "comment"
+    assert [n.kind for n in notes_of(mentioned)] == ["mention"]
+    assert len(notes_of(follower, "comment")) == 2
+    assert not notes_of(world["manager"])  # never told about one's own comment
 
 
 def test_mentions_do_not_reach_people_who_cannot_read(world, make):
     staff = world["manager"]
     internal = make.community("internal", manager=staff, topics=("Inside",))
-    p = _post(staff, db.session.get(Community, internal.id), "discussion", "Internal matters")
+    p = make.post(staff, db.session.get(Community, internal.id), kind="discussion", title="Internal matters")
     comments.add(staff, p.id, f"What do you think, @{world['member'].handle}?")
     jobs.drain()
-    assert not _notes(world["member"])
+    assert not notes_of(world["member"])
 
 
 def test_accepting_notifies_the_answers_author(world):
@@ -270,7 +252,7 @@ def test_accepting_notifies_the_answers_author(world):
     comments.accept(world["member"], c.id)
     comments.accept(world["member"], c.id)  # again: nothing new
     jobs.drain()
-    assert len(_notes(world["other"], "accepted")) == 1
+    assert len(notes_of(world["other"], "accepted")) == 1
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -282,8 +264,7 @@ def site(app, make):
     asker = make.user("customer")
     helper = make.user("employee")
     with app.app_context():
-        q = _post(db.session.get(User, asker.id), db.session.get(Community, community.id), "question",
-                  "Where is my parcel?")
+        q = make.post(db.session.get(User, asker.id), db.session.get(Community, community.id), kind="question", title="Where is my parcel?")
         qid = q.id
     return {"manager": manager, "asker": asker, "helper": helper, "qid": qid, "community": community}
 
@@ -398,7 +379,7 @@ def test_outsiders_get_404_and_anonymous_sign_in(app, make, site, client, login_
     staff = make.user("employee", is_global_manager=True)
     internal = make.community("internal", manager=staff, topics=("Inside",))
     with app.app_context():
-        pid = _post(db.session.get(User, staff.id), db.session.get(Community, internal.id)).id
+        pid = make.post(db.session.get(User, staff.id), db.session.get(Community, internal.id)).id
     cid = _comment(app, staff, pid, "Internal")
     assert client.post(f"/p/{pid}/comments", data={"body": "x"}).status_code in (302, 400)
     customer = login_as(site["asker"])
@@ -447,8 +428,8 @@ def test_post_page_queries_do_not_grow_with_comments(app, make, site, login_as, 
     with app.app_context():
         asker = db.session.get(User, site["asker"].id)
         community = db.session.get(Community, site["community"].id)
-        small = _post(asker, community, "question", "Small question").id
-        big = _post(asker, community, "question", "Big question").id
+        small = make.post(asker, community, kind="question", title="Small question").id
+        big = make.post(asker, community, kind="question", title="Big question").id
     seed(small, 3)
     seed(big, 30)
     client = login_as(reader)

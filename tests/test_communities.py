@@ -6,27 +6,23 @@ from sqlalchemy import select
 
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import JoinRequest, Membership, User
+from app.models import JoinRequest, Membership
 from app.services import access, communities
 from tests.conftest import post
-
-
-def _u(user):
-    return db.session.get(User, user.id)
-
+from tests.helpers import fresh
 
 # --- service rules ------------------------------------------------------------------------
 
 def test_staff_creates_community_and_becomes_manager(ctx, make):
     staff = make.user("employee", is_global_manager=True)
-    c = communities.create(_u(staff), "Customer Care", "We help.", "open")
+    c = communities.create(fresh(staff), "Customer Care", "We help.", "open")
     assert c.slug == "customer-care"
     assert [m.id for m in communities.managers_of(c)] == [staff.id]
 
 
 def test_plain_employee_cannot_create_community(ctx, make):
     with pytest.raises(Forbidden):
-        communities.create(_u(make.user("employee")), "Mine", "", "open")
+        communities.create(fresh(make.user("employee")), "Mine", "", "open")
 
 
 @pytest.mark.parametrize("name,slug,field", [
@@ -34,14 +30,14 @@ def test_plain_employee_cannot_create_community(ctx, make):
     ("Fine", "new", "slug"), ("Fine", "-dash", "slug"),
 ])
 def test_create_rejects_bad_input_with_field_messages(ctx, make, name, slug, field):
-    staff = _u(make.user("employee", is_global_manager=True))
+    staff = fresh(make.user("employee", is_global_manager=True))
     with pytest.raises(ValidationError) as err:
         communities.create(staff, name, "", "open", slug)
     assert field in err.value.errors
 
 
 def test_duplicate_slug_and_bad_visibility_are_refused(ctx, make):
-    staff = _u(make.user("employee", is_global_manager=True))
+    staff = fresh(make.user("employee", is_global_manager=True))
     communities.create(staff, "Logistics", "", "open")
     with pytest.raises(ValidationError) as err:
         communities.create(staff, "Logistics", "", "open")
@@ -53,7 +49,7 @@ def test_duplicate_slug_and_bad_visibility_are_refused(ctx, make):
 
 def test_join_rules_per_visibility_and_kind(ctx, make):
     open_c, internal, private = make.community("open"), make.community("internal"), make.community("private")
-    employee, customer = _u(make.user("employee")), _u(make.user("customer"))
+    employee, customer = fresh(make.user("employee")), fresh(make.user("customer"))
     assert communities.join(customer, open_c.slug).role == "member"
     assert communities.join(employee, internal.slug).role == "member"
     with pytest.raises(NotFound):  # a customer may not even know it exists
@@ -70,8 +66,8 @@ def test_join_rules_per_visibility_and_kind(ctx, make):
 
 def test_private_request_and_approval(ctx, make):
     private = make.community("private")
-    manager = _u(communities.managers_of(db.session.get(type(private), private.id))[0])
-    employee = _u(make.user("employee"))
+    manager = fresh(communities.managers_of(db.session.get(type(private), private.id))[0])
+    employee = fresh(make.user("employee"))
     req = communities.request_to_join(employee, private.slug, "I work on returns")
     assert communities.request_to_join(employee, private.slug).id == req.id  # one open request
     assert not access.access_to(employee, req.community).can_read
@@ -85,8 +81,8 @@ def test_private_request_and_approval(ctx, make):
 
 def test_declined_request_gives_no_access(ctx, make):
     private = make.community("private")
-    manager = _u(communities.managers_of(db.session.get(type(private), private.id))[0])
-    employee = _u(make.user("employee"))
+    manager = fresh(communities.managers_of(db.session.get(type(private), private.id))[0])
+    employee = fresh(make.user("employee"))
     req = communities.request_to_join(employee, private.slug)
     communities.decide_request(manager, private.slug, req.id, False)
     assert db.session.get(JoinRequest, req.id).approved is False
@@ -96,8 +92,8 @@ def test_declined_request_gives_no_access(ctx, make):
 def test_roles_rules(ctx, make):
     c = make.community("open")
     community = db.session.get(type(c), c.id)
-    manager = _u(communities.managers_of(community)[0])
-    customer, employee = _u(make.user("customer")), _u(make.user("employee"))
+    manager = fresh(communities.managers_of(community)[0])
+    customer, employee = fresh(make.user("customer")), fresh(make.user("employee"))
     communities.add_member(manager, c.slug, customer)
     communities.add_member(manager, c.slug, employee)
     with pytest.raises(ValidationError) as err:
@@ -118,7 +114,7 @@ def test_roles_rules(ctx, make):
 
 def test_members_cannot_manage(ctx, make):
     c = make.community("open", topics=("Returns",))
-    member = _u(make.user("employee"))
+    member = fresh(make.user("employee"))
     communities.join(member, c.slug)
     for call in (
         lambda: communities.create_topic(member, c.slug, "Mine"),
@@ -132,8 +128,8 @@ def test_members_cannot_manage(ctx, make):
 
 def test_internal_refused_while_externals_are_members(ctx, make):
     c = make.community("open")
-    manager = _u(communities.managers_of(db.session.get(type(c), c.id))[0])
-    customer = _u(make.user("customer"))
+    manager = fresh(communities.managers_of(db.session.get(type(c), c.id))[0])
+    customer = fresh(make.user("customer"))
     communities.join(customer, c.slug)
     with pytest.raises(ValidationError) as err:
         communities.update(manager, c.slug, name="Same", description="", visibility="internal")
@@ -145,14 +141,14 @@ def test_internal_refused_while_externals_are_members(ctx, make):
 
 def test_cannot_add_external_to_internal_or_suspended_person(ctx, make):
     c = make.community("internal")
-    manager = _u(communities.managers_of(db.session.get(type(c), c.id))[0])
+    manager = fresh(communities.managers_of(db.session.get(type(c), c.id))[0])
     with pytest.raises(ValidationError):
-        communities.add_member(manager, c.slug, _u(make.user("partner")))
+        communities.add_member(manager, c.slug, fresh(make.user("partner")))
 
 
 def test_topics_crud_and_unique_names(ctx, make):
     c = make.community("open")
-    manager = _u(communities.managers_of(db.session.get(type(c), c.id))[0])
+    manager = fresh(communities.managers_of(db.session.get(type(c), c.id))[0])
     t = communities.create_topic(manager, c.slug, "Returns & Refunds", "Money back")
     assert t.slug == "returns-refunds"
     with pytest.raises(ValidationError):
@@ -167,10 +163,10 @@ def test_topics_crud_and_unique_names(ctx, make):
 
 def test_list_for_shows_exactly_the_discoverable_communities(ctx, make):
     o, i, p = make.community("open"), make.community("internal"), make.community("private")
-    customer, employee = _u(make.user("customer")), _u(make.user("employee"))
+    customer, employee = fresh(make.user("customer")), fresh(make.user("employee"))
     assert {card.community.id for card in communities.list_for(customer)} == {o.id}
     assert {card.community.id for card in communities.list_for(employee)} == {o.id, i.id, p.id}
-    communities.add_member(_u(communities.managers_of(db.session.get(type(p), p.id))[0]), p.slug, customer)
+    communities.add_member(fresh(communities.managers_of(db.session.get(type(p), p.id))[0]), p.slug, customer)
     cards = {card.community.id: card for card in communities.list_for(customer)}
     assert set(cards) == {o.id, p.id}
     assert cards[p.id].member_count == 2 and cards[p.id].membership is not None
@@ -299,8 +295,8 @@ def test_every_tab_opens_its_own_page_and_marks_itself_current(app, make, login_
         c = db.session.get(type(community), community.id)
         c.description = "We look after **returns**."
         db.session.commit()
-        policy.save(_u(manager), "Be kind about returns.", slug=community.slug)
-        experts.assign(_u(manager), community.slug, "returns", _u(member))
+        policy.save(fresh(manager), "Be kind about returns.", slug=community.slug)
+        experts.assign(fresh(manager), community.slug, "returns", fresh(member))
     client = login_as(manager if who == "manager" else member)
     tabs = _tabs(client.get(f"/c/{community.slug}").get_data(as_text=True))
     labels = [label for label, _, _ in tabs]

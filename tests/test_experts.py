@@ -20,7 +20,6 @@ from app.models import (
     Escalation,
     ExpertAssignment,
     ExpertRoute,
-    Notification,
     Post,
     Topic,
     TopicFlag,
@@ -39,29 +38,9 @@ from app.services import (
     posts,
 )
 from tests.conftest import post as post_form
+from tests.helpers import fresh, notes_of, topic_of
 
 T0 = datetime(2030, 3, 4, 9, 0)
-
-
-def _u(user):
-    return db.session.get(User, user.id)
-
-
-def _c(community):
-    return db.session.get(Community, community.id)
-
-
-def _topic(community, name):
-    return db.session.scalar(select(Topic).where(Topic.community_id == community.id, Topic.name == name))
-
-
-def _notes(user, kind=None, post=None):
-    stmt = select(Notification).where(Notification.user_id == user.id)
-    if kind:
-        stmt = stmt.where(Notification.kind == kind)
-    if post is not None:
-        stmt = stmt.where(Notification.post_id == post.id)
-    return list(db.session.scalars(stmt))
 
 
 def _at(**delta):
@@ -84,9 +63,9 @@ def w(ctx, make):
     }
     for person in people.values():
         make.member(c, person)
-    communities.set_role(_u(mona), "service", people["mod"].id, "moderator")
-    ns = {k: _u(v) for k, v in people.items()}
-    ns.update(mona=_u(mona), c=_c(c), returns=_topic(c, "Returns"), repairs=_topic(c, "Repairs"))
+    communities.set_role(fresh(mona), "service", people["mod"].id, "moderator")
+    ns = {k: fresh(v) for k, v in people.items()}
+    ns.update(mona=fresh(mona), c=fresh(c), returns=topic_of(c, "Returns"), repairs=topic_of(c, "Repairs"))
     return type("World", (), ns)
 
 
@@ -96,7 +75,7 @@ def _assign(w, person, topic="returns", note=""):
 
 def _ask(author, kind="question", topics=("Returns",), title="Where is my parcel?", community="service", body=""):
     c = db.session.scalar(select(Community).where(Community.slug == community))
-    ids = [_topic(c, name).id for name in topics]
+    ids = [topic_of(c, name).id for name in topics]
     return posts.create(author, community, kind, title, body, ids)
 
 
@@ -106,7 +85,7 @@ def test_a_manager_assigns_an_employee_with_a_note_and_they_are_told(w):
     row = _assign(w, "@" + w.eddie.handle, note="  owns the   returns process ")
     assert (row.topic_id, row.user_id, row.note, row.assigned_by_id) == (w.returns.id, w.eddie.id,
                                                                           "owns the returns process", w.mona.id)
-    assert [n.text for n in _notes(w.eddie, "expert")] == [
+    assert [n.text for n in notes_of(w.eddie, "expert")] == [
         "Mona Manager made you an expert of “Returns” in Service: owns the returns process"]
     # by email address and by full name too
     assert _assign(w, w.mia.email.upper(), topic="repairs").user_id == w.mia.id
@@ -136,18 +115,18 @@ def test_partners_only_where_the_community_allows_them(w):
 
 
 def test_suspended_people_and_people_who_cannot_see_the_community_are_refused(w, make):
-    admin = _u(make.admin())
+    admin = fresh(make.admin())
     from app.services import accounts
 
     accounts.suspend(admin, w.mia, None, "Holiday abuse")
     with pytest.raises(ValidationError, match="suspended"):
         _assign(w, w.mia)
     secret = make.community("private", manager=w.mona, slug="secret", topics=("Plans",))
-    outsider = _u(make.user("employee", name="Otto Outsider"))
+    outsider = fresh(make.user("employee", name="Otto Outsider"))
     with pytest.raises(ValidationError, match="cannot see this community"):
         experts.assign(w.mona, "secret", "plans", outsider)
     make.member(secret, outsider)
-    assert experts.assign(w.mona, "secret", "plans", _u(outsider)).user_id == outsider.id
+    assert experts.assign(w.mona, "secret", "plans", fresh(outsider)).user_id == outsider.id
 
 
 def test_only_managers_assign_and_remove(w):
@@ -229,12 +208,12 @@ def test_a_new_question_reaches_its_experts_exactly_once(w):
     question = _ask(w.cora, topics=("Returns", "Repairs"), title="My tent zip and my refund")
     jobs.drain()
     jobs.drain()
-    eddie = _notes(w.eddie, post=question)
+    eddie = notes_of(w.eddie, post=question)
     assert [n.kind for n in eddie] == ["routed"]
     assert "New question in Returns, where you are an expert" in eddie[0].text
-    assert [n.kind for n in _notes(w.mia, post=question)] == ["routed"]
-    assert [n.kind for n in _notes(w.mod, post=question)] == ["new_post"]
-    assert not _notes(w.cora, "routed")
+    assert [n.kind for n in notes_of(w.mia, post=question)] == ["routed"]
+    assert [n.kind for n in notes_of(w.mod, post=question)] == ["new_post"]
+    assert not notes_of(w.cora, "routed")
     assert {r.user_id for r in db.session.scalars(select(ExpertRoute))} == {w.eddie.id, w.mia.id}
 
 
@@ -243,14 +222,14 @@ def test_discussions_and_the_experts_own_posts_are_not_routed(w):
     _ask(w.cora, "discussion", title="Just sharing a story")
     _ask(w.eddie, "question", title="A question of my own")
     jobs.drain()
-    assert _notes(w.eddie, "routed") == []
+    assert notes_of(w.eddie, "routed") == []
 
 
 def test_a_mentioned_expert_is_told_once(w):
     _assign(w, w.eddie)
     question = _ask(w.cora, body=f"@{w.eddie.handle} can you help?")
     jobs.drain()
-    assert [n.kind for n in _notes(w.eddie, post=question)] == ["mention"]
+    assert [n.kind for n in notes_of(w.eddie, post=question)] == ["mention"]
 
 
 def test_routing_respects_preferences(w):
@@ -266,8 +245,8 @@ def test_routing_respects_preferences(w):
     question = _ask(w.cora)
     jobs.drain()
     # routing turned off: Eddie still hears of it as a follower of the topic
-    assert [n.kind for n in _notes(w.eddie, post=question)] == ["new_post"]
-    assert _notes(w.mia, post=question) == []  # by email only
+    assert [n.kind for n in notes_of(w.eddie, post=question)] == ["new_post"]
+    assert notes_of(w.mia, post=question) == []  # by email only
     assert [m["To"] for m in mail.outbox()] == [w.mia.email]
 
 
@@ -275,12 +254,12 @@ def test_a_post_moved_into_a_topic_reaches_its_experts_once(w):
     _assign(w, w.mia, topic="repairs")
     question = _ask(w.cora, topics=("Returns",))
     jobs.drain()
-    assert _notes(w.mia, "routed") == []
+    assert notes_of(w.mia, "routed") == []
     posts.edit(w.cora, question.id, question.title, "More detail", [w.returns.id, w.repairs.id])
     jobs.drain()
     posts.edit(w.cora, question.id, question.title, "Even more detail", [w.returns.id, w.repairs.id])
     jobs.drain()
-    assert len(_notes(w.mia, "routed")) == 1
+    assert len(notes_of(w.mia, "routed")) == 1
 
 
 # --- escalation ---------------------------------------------------------------------------
@@ -301,9 +280,9 @@ def test_an_unanswered_question_escalates_after_48_hours_once(w, make):
     assert run.escalated == 1
     again = experts.escalate()
     assert (again.escalated, again.resolved, again.flagged_topics) == (0, 0, 0)
-    told = _notes(w.mona, "escalation", post=question)
+    told = notes_of(w.mona, "escalation", post=question)
     assert len(told) == 1 and "Waiting 2 days" in told[0].text and "no answer from an expert" in told[0].text
-    assert _notes(w.eddie, "escalation") == []  # managers are told, not the experts
+    assert notes_of(w.eddie, "escalation") == []  # managers are told, not the experts
     esc = _escalations()
     assert len(esc) == 1 and esc[0].due_at == T0 + timedelta(hours=48) and esc[0].notified == 1
     # the expert answers: the next run closes it and it leaves the queue
@@ -312,7 +291,7 @@ def test_an_unanswered_question_escalates_after_48_hours_once(w, make):
     assert experts.attention(w.mona).total == 0  # the queue is live
     assert experts.escalate().resolved == 1
     assert _escalations()[0].resolved_at == T0 + timedelta(hours=50)
-    assert len(_notes(w.mona, "escalation", post=question)) == 1
+    assert len(notes_of(w.mona, "escalation", post=question)) == 1
 
 
 def test_answers_by_experts_staff_and_accepted_answers_stop_the_clock(w):
@@ -377,7 +356,7 @@ def test_a_topic_without_expert_is_flagged_once_per_gap(w):
     _at(hours=49)
     assert experts.escalate().flagged_topics == 1
     assert experts.escalate().flagged_topics == 0
-    told = _notes(w.mona, "escalation")
+    told = notes_of(w.mona, "escalation")
     assert len(told) == 1 and "“Repairs” in Service has had no expert" in told[0].text
     assert told[0].community_id in (None, w.c.id)
     queue = experts.attention(w.mona)
@@ -403,13 +382,13 @@ def test_escalation_is_a_periodic_job_and_a_cli_command(app, make):
         clock.set_now(T0)
         manager = make.user("employee")
         make.community("open", manager=manager, slug="cli", topics=("General",))
-        posts.create(_u(manager), "cli", "question", "Anyone there?", "", [_topic(_c_slug("cli"), "General").id])
+        posts.create(fresh(manager), "cli", "question", "Anyone there?", "", [topic_of(_c_slug("cli"), "General").id])
         clock.set_now(T0 + timedelta(days=3))
         assert "experts.escalate" in jobs.tick()
         jobs.drain()
         assert db.session.scalar(select(func.count()).select_from(Escalation)) == 1
         assert db.session.scalar(select(func.count()).select_from(TopicFlag)) == 1
-        posts.create(_u(manager), "cli", "idea", "Another one waiting", "", [_topic(_c_slug("cli"), "General").id])
+        posts.create(fresh(manager), "cli", "idea", "Another one waiting", "", [topic_of(_c_slug("cli"), "General").id])
         clock.set_now(T0 + timedelta(days=6))
     result = app.test_cli_runner().invoke(args=["experts", "escalate"])
     assert result.exit_code == 0, result.output
@@ -437,20 +416,20 @@ def test_the_queue_lists_overdue_items_oldest_first_for_managers_only(w, make):
     assert queue.items[0].escalated_at == T0 + timedelta(hours=60)
     with pytest.raises(Forbidden):
         experts.attention(w.mia)
-    staff = _u(make.user("employee", is_global_manager=True))
+    staff = fresh(make.user("employee", is_global_manager=True))
     assert experts.attention(staff).total == 2
-    other_manager = _u(make.user("employee"))
+    other_manager = fresh(make.user("employee"))
     make.community("open", manager=other_manager, slug="elsewhere")
-    assert experts.attention(_u(other_manager)).total == 0
+    assert experts.attention(fresh(other_manager)).total == 0
 
 
 # --- suggestions --------------------------------------------------------------------------
 
 def test_suggestions_are_ranked_by_evidence_with_reasons(w, make):
-    ann = _u(make.user("employee", name="Ann Answers"))
-    bob = _u(make.user("employee", name="Bob Blogger"))
-    liz = _u(make.user("employee", name="Liz Liked"))
-    likers = [_u(make.user("employee")) for _ in range(3)]
+    ann = fresh(make.user("employee", name="Ann Answers"))
+    bob = fresh(make.user("employee", name="Bob Blogger"))
+    liz = fresh(make.user("employee", name="Liz Liked"))
+    likers = [fresh(make.user("employee")) for _ in range(3)]
     for q in range(2):  # Ann: 2 accepted answers -> 2*5 + 2 comments = 12
         question = _ask(w.cora, title=f"Question number {q}")
         comments.accept(w.cora, comments.add(ann, question.id, "Answer").id)
@@ -492,9 +471,9 @@ def test_metrics_on_a_known_history(w, make):
     _at(hours=10)
     ideas.change_status(w.mona, i1.id, "planned", "Planned")
     _at(hours=11)
-    late = _u(make.user("employee", name="Late Expert"))
+    late = fresh(make.user("employee", name="Late Expert"))
     make.member(w.c, late)
-    _assign(w, _u(late))                               # expert after all four were posted
+    _assign(w, fresh(late))                               # expert after all four were posted
     _at(hours=60)
     experts.escalate()
     by_topic, by_expert = expert_reports.compute_metrics([w.returns.id, w.repairs.id])
@@ -544,23 +523,23 @@ def org(ctx, make):
     staff = make.user("employee", is_global_manager=True)
     open_c = make.community("open", manager=staff, name="Service", slug="service", topics=("Returns",))
     internal = make.community("internal", manager=staff, name="HR", slug="hr", topics=("Payroll",))
-    ines = _u(make.user("employee", name="Ines Open"))
-    hans = _u(make.user("employee", name="Hans Internal"))
-    tara = _u(make.user("employee", name="Tara Tagged"))
+    ines = fresh(make.user("employee", name="Ines Open"))
+    hans = fresh(make.user("employee", name="Hans Internal"))
+    tara = fresh(make.user("employee", name="Tara Tagged"))
     cust = make.user("customer", name="Carl Customer")
     make.member(open_c, cust)
-    s = _u(staff)
+    s = fresh(staff)
     people.update_profile(tara, expertise="forklifts, lean")
     people.update_profile(ines, expertise="refunds")
     experts.assign(s, "service", "returns", ines, "refund rules")
     experts.assign(s, "hr", "payroll", hans)
     experts.assign(s, "hr", "payroll", ines)
-    q = posts.create(_u(cust), "service", "question", "Refund for a gift?", "", [_topic(open_c, "Returns").id])
+    q = posts.create(fresh(cust), "service", "question", "Refund for a gift?", "", [topic_of(open_c, "Returns").id])
     comments.add(ines, q.id, "Yes, with the gift receipt.")
-    hr_q = posts.create(hans, "hr", "question", "Payslip dates?", "", [_topic(internal, "Payroll").id])
+    hr_q = posts.create(hans, "hr", "question", "Payslip dates?", "", [topic_of(internal, "Payroll").id])
     comments.add(ines, hr_q.id, "The 25th.")
-    return type("Org", (), {"staff": s, "ines": ines, "hans": hans, "tara": tara, "cust": _u(cust),
-                            "payroll": _topic(internal, "Payroll"), "returns": _topic(open_c, "Returns")})
+    return type("Org", (), {"staff": s, "ines": ines, "hans": hans, "tara": tara, "cust": fresh(cust),
+                            "payroll": topic_of(internal, "Payroll"), "returns": topic_of(open_c, "Returns")})
 
 
 def _names(page):
@@ -600,7 +579,7 @@ def test_externals_only_see_experts_of_communities_they_can_read(org):
 def test_suspended_experts_drop_out(org, make):
     from app.services import accounts
 
-    accounts.suspend(_u(make.admin()), org.hans, None, "Left")
+    accounts.suspend(fresh(make.admin()), org.hans, None, "Left")
     assert "Hans Internal" not in _names(expert_reports.find(org.tara))
     assert experts.experts_by_topic([org.payroll.id])[org.payroll.id][0].user.id == org.ines.id
 
@@ -622,7 +601,7 @@ def site(app, make):
         m = db.session.get(User, manager.id)
         experts.assign(m, "service", "returns", db.session.get(User, eddie.id), "owns returns")
         question = posts.create(db.session.get(User, cust.id), "service", "question", "Where is my refund?", "",
-                                [_topic(_c_slug("service"), "Returns").id])
+                                [topic_of(_c_slug("service"), "Returns").id])
         comments.add(db.session.get(User, eddie.id), question.id, "Processing, two more days.")
         comments.add(db.session.get(User, mia.id), question.id, "Mine took a week.")
         clock.reset()
@@ -714,7 +693,7 @@ def test_finder_mine_and_attention_pages(site, login_as, app):
     with app.app_context():
         clock.set_now(T0 + timedelta(days=3))
         posts.create(db.session.get(User, site["cust"].id), "service", "idea", "Print labels at home", "",
-                     [_topic(_c_slug("service"), "Returns").id])
+                     [topic_of(_c_slug("service"), "Returns").id])
         clock.set_now(T0 + timedelta(days=6))
         experts.escalate()
     try:
@@ -750,10 +729,10 @@ def test_finder_and_queue_run_a_constant_number_of_queries(app, make, login_as, 
                 person = db.session.get(User, make.user("employee").id)
                 experts.assign(m, "big", ["a", "b", "c"][i % 3], person, f"note {i}")
                 q = posts.create(db.session.get(User, asker.id), "big", "question", f"Question number {i}", "",
-                                 [_topic(c, ["A", "B", "C"][i % 3]).id])
+                                 [topic_of(c, ["A", "B", "C"][i % 3]).id])
                 comments.add(person, q.id, "An answer")
                 posts.create(db.session.get(User, asker.id), "big", "idea", f"Idea number {i}", "",
-                             [_topic(c, "A").id])
+                             [topic_of(c, "A").id])
             clock.set_now(T0 + timedelta(days=5))
             experts.escalate()
 
@@ -804,7 +783,7 @@ def test_items_overdue_for_long_before_the_first_run_are_listed_not_notified(w):
     _at(days=42, hours=1)
     experts.escalate()
     assert {e.post_id: e.notified for e in _escalations()} == {ancient.id: 0, recent.id: 1}
-    assert [n.post_id for n in _notes(w.mona, "escalation") if n.post_id] == [recent.id]
+    assert [n.post_id for n in notes_of(w.mona, "escalation") if n.post_id] == [recent.id]
     queue = experts.attention(w.mona)
     assert [(i.post.id, i.escalated_at is None) for i in queue.items] == [(ancient.id, True), (recent.id, False)]
 
@@ -823,7 +802,7 @@ def test_the_queue_drops_an_answered_item_at_once_and_reopens_a_lost_answer(w):
     _at(hours=50)
     run = experts.escalate()
     assert (run.escalated, run.reopened) == (0, 1) and experts.attention(w.mona).total == 1
-    assert len(_notes(w.mona, "escalation", post=question)) == 1  # not told twice
+    assert len(notes_of(w.mona, "escalation", post=question)) == 1  # not told twice
 
 
 def test_a_run_notifies_at_most_a_batch_and_the_next_run_continues(w, monkeypatch):

@@ -10,22 +10,10 @@ from sqlalchemy import select
 from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import Community, Follow, Notification, Post, StatusChange, User, Vote
+from app.models import Community, Follow, Post, StatusChange, User, Vote
 from app.services import access, communities, follows, ideas, jobs, posts
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
-
-
-def _idea(author, community, title="Bigger tents please", kind="idea"):
-    return posts.create(author, community.slug, kind, title, "We need **room**.", [])
-
-
-def _notes(user, kind="status"):
-    return list(db.session.scalars(select(Notification).where(Notification.user_id == user.id,
-                                                                 Notification.kind == kind)))
+from tests.helpers import fresh, notes_of
 
 
 @pytest.fixture
@@ -34,14 +22,14 @@ def world(ctx, make):
     community = make.community("open", manager=manager)
     member = make.user("customer")
     make.member(community, member)
-    return {"manager": _u(manager), "community": db.session.get(Community, community.id),
-            "member": _u(member), "reader": _u(make.user("employee"))}
+    return {"manager": fresh(manager), "community": db.session.get(Community, community.id),
+            "member": fresh(member), "reader": fresh(make.user("employee"))}
 
 
 # --- votes --------------------------------------------------------------------------------
 
-def test_vote_toggles_and_counts_once_per_person(world):
-    idea = _idea(world["member"], world["community"])
+def test_vote_toggles_and_counts_once_per_person(world, make):
+    idea = make.idea(world["member"], world["community"])
     hot_before = idea.hot
     assert ideas.toggle_vote(world["reader"], idea.id) == (True, 1)
     assert ideas.toggle_vote(world["member"], idea.id) == (True, 2)  # the author may vote too
@@ -52,10 +40,10 @@ def test_vote_toggles_and_counts_once_per_person(world):
     assert len(db.session.scalars(select(Vote).where(Vote.post_id == idea.id)).all()) == 2
 
 
-def test_a_racing_second_vote_does_not_double_count(world, monkeypatch):
+def test_a_racing_second_vote_does_not_double_count(world, monkeypatch, make):
     """The other click's row is already there when this one inserts: the primary key refuses
     it, the count stays right and the answer is simply 'voted'."""
-    idea = _idea(world["member"], world["community"])
+    idea = make.idea(world["member"], world["community"])
     ideas.toggle_vote(world["reader"], idea.id)
     real_scalar = db.session.scalar
 
@@ -71,28 +59,28 @@ def test_a_racing_second_vote_does_not_double_count(world, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["question", "discussion"])
-def test_only_ideas_take_votes(world, kind):
-    post = _idea(world["member"], world["community"], "Not an idea at all", kind=kind)
+def test_only_ideas_take_votes(world, kind, make):
+    post = make.idea(world["member"], world["community"], title="Not an idea at all", kind=kind)
     with pytest.raises(ValidationError) as err:
         ideas.toggle_vote(world["reader"], post.id)
     assert "Only ideas take votes" in err.value.message
 
 
-def test_no_votes_on_deleted_merged_done_or_declined_ideas(world):
+def test_no_votes_on_deleted_merged_done_or_declined_ideas(world, make):
     c, m = world["community"], world["manager"]
-    deleted = _idea(world["member"], c, "Deleted idea here")
+    deleted = make.idea(world["member"], c, title="Deleted idea here")
     posts.delete(world["member"], deleted.id)
     with pytest.raises(ValidationError, match="deleted"):
         ideas.toggle_vote(world["member"], deleted.id)  # the author still sees it
     with pytest.raises(NotFound):
         ideas.toggle_vote(world["reader"], deleted.id)  # others do not
     for status, words in (("done", "this idea is done"), ("declined", "was declined")):
-        idea = _idea(world["member"], c, f"An idea to be {status}")
+        idea = make.idea(world["member"], c, title=f"An idea to be {status}")
         ideas.change_status(m, idea.id, status, "Thanks!")
         with pytest.raises(ValidationError, match=words):
             ideas.toggle_vote(world["reader"], idea.id)
-    target = _idea(world["member"], c, "The original idea")
-    dup = _idea(world["member"], c, "The copy of the idea")
+    target = make.idea(world["member"], c, title="The original idea")
+    dup = make.idea(world["member"], c, title="The copy of the idea")
     ideas.change_status(m, dup.id, "duplicate", "Same as the original.", target.id)
     with pytest.raises(ValidationError, match="merged"):
         ideas.toggle_vote(world["reader"], dup.id)
@@ -100,14 +88,14 @@ def test_no_votes_on_deleted_merged_done_or_declined_ideas(world):
 
 def test_people_who_cannot_read_cannot_vote(world, make):
     secret = make.community("private", manager=world["manager"])
-    idea = _idea(world["manager"], db.session.get(Community, secret.id), "Secret idea here")
+    idea = make.idea(world["manager"], db.session.get(Community, secret.id), title="Secret idea here")
     with pytest.raises(NotFound):
         ideas.toggle_vote(world["reader"], idea.id)
 
 
 def test_voters_only_for_staff_newest_first(world, make):
-    idea = _idea(world["member"], world["community"])
-    first, second = world["reader"], _u(make.user("employee", name="Second Voter"))
+    idea = make.idea(world["member"], world["community"])
+    first, second = world["reader"], fresh(make.user("employee", name="Second Voter"))
     clock.set_now(datetime(2026, 3, 1, 9))
     ideas.toggle_vote(first, idea.id)
     clock.set_now(datetime(2026, 3, 1, 10))
@@ -124,10 +112,10 @@ def test_external_expert_does_not_learn_names_outside_their_communities(world, m
     still only see the names of people they share a community with."""
     from app.services import experts_hook
 
-    moderator = _u(make.user("partner"))
+    moderator = fresh(make.user("partner"))
     make.member(world["community"], moderator)
     monkeypatch.setattr(experts_hook, "is_expert_for", lambda user, post: user.id == moderator.id)
-    idea = _idea(world["member"], world["community"])
+    idea = make.idea(world["member"], world["community"])
     ideas.toggle_vote(world["reader"], idea.id)  # an employee who is in no community with them
     ideas.toggle_vote(world["member"], idea.id)  # a fellow member
     shown = {v.user.id if v.user else None for v in ideas.voters(moderator, idea.id).voters}
@@ -136,8 +124,8 @@ def test_external_expert_does_not_learn_names_outside_their_communities(world, m
 
 # --- status -------------------------------------------------------------------------------
 
-def test_member_cannot_change_status_manager_can(world):
-    idea = _idea(world["member"], world["community"])
+def test_member_cannot_change_status_manager_can(world, make):
+    idea = make.idea(world["member"], world["community"])
     with pytest.raises(Forbidden):
         ideas.change_status(world["member"], idea.id, "planned", "I plan it myself")
     change = ideas.change_status(world["manager"], idea.id, "planned", "We build it in **May**. <script>x()</script>")
@@ -148,8 +136,8 @@ def test_member_cannot_change_status_manager_can(world):
 
 
 def test_staff_from_the_social_team_may_respond_too(world, make):
-    staff = _u(make.user("employee", is_global_manager=True))
-    idea = _idea(world["member"], world["community"])
+    staff = fresh(make.user("employee", is_global_manager=True))
+    idea = make.idea(world["member"], world["community"])
     assert ideas.change_status(staff, idea.id, "under_review", "Looking at it").to_status == "under_review"
 
 
@@ -161,8 +149,8 @@ def test_staff_from_the_social_team_may_respond_too(world, make):
     ("new", "Back to new", "status"),
     ("duplicate", "Same", "duplicate_of"),
 ])
-def test_bad_status_changes_get_field_errors_and_change_nothing(world, status, response, field):
-    idea = _idea(world["member"], world["community"])
+def test_bad_status_changes_get_field_errors_and_change_nothing(world, status, response, field, make):
+    idea = make.idea(world["member"], world["community"])
     with pytest.raises(ValidationError) as err:
         ideas.change_status(world["manager"], idea.id, status, response)
     assert field in err.value.errors
@@ -171,15 +159,15 @@ def test_bad_status_changes_get_field_errors_and_change_nothing(world, status, r
     assert db.session.scalar(select(StatusChange.id)) is None
 
 
-def test_questions_have_no_status(world):
-    q = _idea(world["member"], world["community"], "Where is my parcel?", kind="question")
+def test_questions_have_no_status(world, make):
+    q = make.idea(world["member"], world["community"], title="Where is my parcel?", kind="question")
     with pytest.raises(ValidationError, match="Only ideas have a status"):
         ideas.change_status(world["manager"], q.id, "planned", "Hm")
 
 
-def test_transitions_forward_declined_and_reopening(world):
+def test_transitions_forward_declined_and_reopening(world, make):
     m = world["manager"]
-    idea = _idea(world["member"], world["community"])
+    idea = make.idea(world["member"], world["community"])
     ideas.change_status(m, idea.id, "planned", "Planned for spring")  # skipping under review is fine
     with pytest.raises(ValidationError, match="not back to “Under review”"):
         ideas.change_status(m, idea.id, "under_review", "Hm, maybe not")
@@ -197,8 +185,8 @@ def test_transitions_forward_declined_and_reopening(world):
     assert ideas.next_statuses(db.session.get(Post, idea.id).status) == ["under_review"]
 
 
-def test_first_official_response_is_recorded_once(world):
-    idea = _idea(world["member"], world["community"])
+def test_first_official_response_is_recorded_once(world, make):
+    idea = make.idea(world["member"], world["community"])
     clock.set_now(datetime(2026, 4, 1, 8))
     ideas.change_status(world["manager"], idea.id, "under_review", "Looking")
     clock.set_now(datetime(2026, 4, 9, 8))
@@ -211,9 +199,9 @@ def test_first_official_response_is_recorded_once(world):
 
 def test_merge_moves_votes_without_double_counting_and_followers(world, make):
     c, m = world["community"], world["manager"]
-    target = _idea(world["member"], c, "Original: bigger tents")
-    dup = _idea(world["reader"], c, "Copy: larger tents")
-    a, b, both = (_u(make.user("employee")) for _ in range(3))
+    target = make.idea(world["member"], c, title="Original: bigger tents")
+    dup = make.idea(world["reader"], c, title="Copy: larger tents")
+    a, b, both = (fresh(make.user("employee")) for _ in range(3))
     for voter in (a, both):
         ideas.toggle_vote(voter, dup.id)
     for voter in (b, both):
@@ -235,11 +223,11 @@ def test_merge_moves_votes_without_double_counting_and_followers(world, make):
 
 def test_merge_target_rules(world, make):
     c, m = world["community"], world["manager"]
-    idea = _idea(world["member"], c, "The idea to merge")
-    question = _idea(world["member"], c, "A question not idea", kind="question")
-    first, second = _idea(world["member"], c, "First original"), _idea(world["member"], c, "Second copy")
+    idea = make.idea(world["member"], c, title="The idea to merge")
+    question = make.idea(world["member"], c, title="A question not idea", kind="question")
+    first, second = make.idea(world["member"], c, title="First original"), make.idea(world["member"], c, title="Second copy")
     ideas.change_status(m, second.id, "duplicate", "Same", first.id)
-    elsewhere = _idea(m, db.session.get(Community, make.community("open", manager=m).id), "Idea elsewhere")
+    elsewhere = make.idea(m, db.session.get(Community, make.community("open", manager=m).id), title="Idea elsewhere")
     cases = [(idea.id, "cannot duplicate itself"), ("/p/999999", "no idea #999999"),
              (f"/p/{elsewhere.id}", "same community"), (question.id, "not an idea"),
              (f"#{second.id}", f"merge into #{first.id} instead"), ("tents", "number or its address")]
@@ -258,19 +246,19 @@ def test_merged_duplicates_leave_lists_and_feeds(ctx, make):
     c = make.community("open", manager=manager, topics=("Tents",))
     member = make.user("customer")
     make.member(c, member)
-    c, author = db.session.get(Community, c.id), _u(member)
+    c, author = db.session.get(Community, c.id), fresh(member)
     topic = c.topics[0]
     target = posts.create(author, c.slug, "idea", "Original: bigger tents", "Room", [topic.id])
     other = posts.create(author, c.slug, "discussion", "Camping stories", "Tell us", [topic.id])
     dup = posts.create(author, c.slug, "idea", "Copy: larger tents", "Room", [topic.id])
     ideas.toggle_vote(author, dup.id)
-    ideas.change_status(_u(manager), dup.id, "duplicate", "Same as the original.", target.id)
+    ideas.change_status(fresh(manager), dup.id, "duplicate", "Same as the original.", target.id)
     listed = {target.id, other.id}
 
     def ids(page):
         return [row.post.id for row in page.rows]
 
-    for viewer in (author, _u(manager)):  # moderators' lists leave it out too
+    for viewer in (author, fresh(manager)):  # moderators' lists leave it out too
         acc = access.access_to(viewer, c)
         for sort in posts.SORTS:
             seen, cursor = [], None
@@ -287,10 +275,9 @@ def test_merged_duplicates_leave_lists_and_feeds(ctx, make):
     assert db.session.get(Post, target.id).vote_count == 1  # the vote moved, counted once
 
 
-def test_merged_duplicate_is_missing_from_the_pages_but_its_address_works(site, login_as, app):
+def test_merged_duplicate_is_missing_from_the_pages_but_its_address_works(site, login_as, app, make):
     with app.app_context():
-        target = _idea(db.session.get(User, site["member"].id), db.session.get(Community, site["community"].id),
-                       "The original tents idea").id
+        target = make.idea(db.session.get(User, site["member"].id), db.session.get(Community, site["community"].id), title="The original tents idea").id
         ideas.change_status(db.session.get(User, site["manager"].id), site["idea"], "duplicate", "Same idea", target)
         slug = db.session.get(Community, site["community"].id).slug
     member = login_as(site["member"])
@@ -312,8 +299,8 @@ def test_post_references(text, number):
 # --- notifications ------------------------------------------------------------------------
 
 def test_status_change_notifies_voters_and_followers_not_the_actor(world, make):
-    idea = _idea(world["member"], world["community"], "Cheaper shipping")
-    voter, follower = world["reader"], _u(make.user("partner"))
+    idea = make.idea(world["member"], world["community"], title="Cheaper shipping")
+    voter, follower = world["reader"], fresh(make.user("partner"))
     ideas.toggle_vote(voter, idea.id)
     ideas.toggle_vote(world["manager"], idea.id)
     follows.follow(follower, "post", idea.id)
@@ -321,53 +308,53 @@ def test_status_change_notifies_voters_and_followers_not_the_actor(world, make):
     ideas.change_status(world["manager"], idea.id, "planned", "We will *lower* prices in the summer. " * 10)
     jobs.drain()
     for person in (voter, follower, world["member"]):  # the author follows their own idea
-        [note] = _notes(person)
+        [note] = notes_of(person, "status")
         assert note.text.startswith("Planned: Cheaper shipping — We will lower prices in the summer.")
         assert note.text.endswith("…") and len(note.text) < 170
-    assert _notes(world["manager"]) == []
+    assert notes_of(world["manager"], "status") == []
 
 
 def test_merge_notifies_the_duplicates_voters(world, make):
     c = world["community"]
-    target, dup = _idea(world["member"], c, "Original idea here"), _idea(world["member"], c, "Duplicate idea here")
+    target, dup = make.idea(world["member"], c, title="Original idea here"), make.idea(world["member"], c, title="Duplicate idea here")
     voter = world["reader"]
     ideas.toggle_vote(voter, dup.id)
     ideas.change_status(world["manager"], dup.id, "duplicate", "Same thing.", target.id)
     jobs.drain()
-    [note] = _notes(voter)
+    [note] = notes_of(voter, "status")
     assert note.post_id == dup.id and "merged into “Original idea here”" in note.text
 
 
 def test_no_notification_for_someone_who_can_no_longer_read(world, make):
     secret = make.community("private", manager=world["manager"])
     secret = db.session.get(Community, secret.id)
-    insider = _u(make.user("customer"))
+    insider = fresh(make.user("customer"))
     make.member(secret, insider)
-    idea = _idea(world["manager"], secret, "Private idea here")
+    idea = make.idea(world["manager"], secret, title="Private idea here")
     ideas.toggle_vote(insider, idea.id)
     communities.remove_member(world["manager"], secret.slug, insider.id)
     ideas.change_status(world["manager"], idea.id, "planned", "Planned")
     jobs.drain()
-    assert _notes(insider) == []
+    assert notes_of(insider, "status") == []
 
 
-def test_status_notifications_respect_preferences(world):
+def test_status_notifications_respect_preferences(world, make):
     from app.services import notifications
 
-    idea = _idea(world["member"], world["community"])
+    idea = make.idea(world["member"], world["community"])
     notifications.set_preferences(world["reader"], {k: {"in_app": k != "status"} for k in notifications.KINDS})
     ideas.toggle_vote(world["reader"], idea.id)
     ideas.change_status(world["manager"], idea.id, "planned", "Planned")
     jobs.drain()
-    assert _notes(world["reader"]) == [] and len(_notes(world["member"])) == 1
+    assert notes_of(world["reader"], "status") == [] and len(notes_of(world["member"], "status")) == 1
 
 
 # --- the panel ----------------------------------------------------------------------------
 
-def test_panel_tells_what_the_viewer_may_do(world):
+def test_panel_tells_what_the_viewer_may_do(world, make):
     from app.services import access
 
-    idea = _idea(world["member"], world["community"])
+    idea = make.idea(world["member"], world["community"])
     ideas.toggle_vote(world["reader"], idea.id)
     ideas.change_status(world["manager"], idea.id, "under_review", "First look")
     ideas.change_status(world["manager"], idea.id, "planned", "Planned for June")
@@ -391,8 +378,8 @@ def site(app, make):
     make.member(community, member)
     with app.app_context():
         author = db.session.get(User, member.id)
-        idea = _idea(author, db.session.get(Community, community.id), "Bigger tents please")
-        question = _idea(author, db.session.get(Community, community.id), "Where is my parcel?", kind="question")
+        idea = make.idea(author, db.session.get(Community, community.id), title="Bigger tents please")
+        question = make.idea(author, db.session.get(Community, community.id), title="Where is my parcel?", kind="question")
         ids = {"idea": idea.id, "question": question.id}
     return {"manager": manager, "member": member, "community": community, **ids}
 
@@ -457,11 +444,10 @@ def test_refused_status_change_keeps_the_typed_response(site, login_as):
     assert "Only ideas have a status" in resp.get_data(as_text=True)
 
 
-def test_duplicate_page_redirects_normal_viewers(site, login_as, app):
+def test_duplicate_page_redirects_normal_viewers(site, login_as, app, make):
     client = login_as(site["manager"])
     with app.app_context():
-        target = _idea(db.session.get(User, site["member"].id), db.session.get(Community, site["community"].id),
-                       "The original tents idea").id
+        target = make.idea(db.session.get(User, site["member"].id), db.session.get(Community, site["community"].id), title="The original tents idea").id
     post_form(client, f"/p/{site['idea']}/status",
               {"idea-status": "duplicate", "idea-response": "Same idea", "idea-duplicate_of": f"/p/{target}"})
     html = client.get(f"/p/{site['idea']}").get_data(as_text=True)  # managers still see it
@@ -474,17 +460,17 @@ def test_duplicate_page_redirects_normal_viewers(site, login_as, app):
 def test_votes_by_segment_count_kinds_organisations_and_departments(world, make):
     from app.services import departments
 
-    idea = _idea(world["member"], world["community"])
-    admin = _u(make.admin())
+    idea = make.idea(world["member"], world["community"])
+    admin = fresh(make.admin())
     sales, support = departments.create(admin, "Sales"), departments.create(admin, "Support")
-    voters = [_u(make.user("customer", organisation="Camp Co")) for _ in range(3)]
-    voters += [_u(make.user("customer", organisation="Trail Ltd")), _u(make.user("customer")),
-               _u(make.user("partner", organisation="Camp Co"))]
-    voters += [_u(make.user("employee", department=sales)) for _ in range(2)]
-    voters += [_u(make.user("employee", department=support)), world["reader"]]
+    voters = [fresh(make.user("customer", organisation="Camp Co")) for _ in range(3)]
+    voters += [fresh(make.user("customer", organisation="Trail Ltd")), fresh(make.user("customer")),
+               fresh(make.user("partner", organisation="Camp Co"))]
+    voters += [fresh(make.user("employee", department=sales)) for _ in range(2)]
+    voters += [fresh(make.user("employee", department=support)), world["reader"]]
     for person in voters:
         make.member(world["community"], person)
-        ideas.toggle_vote(_u(person), idea.id)
+        ideas.toggle_vote(fresh(person), idea.id)
     seg = ideas.vote_segments(world["manager"], db.session.get(Post, idea.id))
     assert seg.total == 10
     assert seg.by_kind == [("customer", 5), ("partner", 1), ("employee", 4)]
@@ -501,8 +487,8 @@ def test_the_idea_box_and_the_voters_page_show_where_votes_come_from(site, login
     customer = make.user("customer", organisation="Camp Co")
     with app.app_context():
         make.member(db.session.get(Community, site["community"].id), customer)
-        ideas.toggle_vote(_u(customer), site["idea"])
-        ideas.toggle_vote(_u(make.user("employee")), site["idea"])
+        ideas.toggle_vote(fresh(customer), site["idea"])
+        ideas.toggle_vote(fresh(make.user("employee")), site["idea"])
     client = login_as(site["manager"])
     box = client.get(f"/p/{site['idea']}").get_data(as_text=True)
     assert "1 customer, 1 employee; customers and partners from 1 organisation: Camp Co (1)" in box

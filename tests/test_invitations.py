@@ -14,12 +14,9 @@ from app.extensions import db
 from app.models import Invitation, Membership, User, UserKind
 from app.services import accounts, invitations, jobs, mail
 from tests.conftest import PASSWORD, post
+from tests.helpers import fresh
 
 NEW = "amber lantern over the bay"
-
-
-def _u(user) -> User:
-    return db.session.get(User, user.id)
 
 
 def _is_member(user_id: int, community_id: int) -> bool:
@@ -32,7 +29,7 @@ def _is_member(user_id: int, community_id: int) -> bool:
 def test_manager_invites_a_customer_who_accepts_and_joins(ctx, make):
     manager = make.user("employee")
     private = make.community("private", manager=manager)
-    invitation, token = invitations.create(_u(manager), "Carla@Customer.example", "customer", [private.slug], "Welcome!")
+    invitation, token = invitations.create(fresh(manager), "Carla@Customer.example", "customer", [private.slug], "Welcome!")
     assert invitation.email == "carla@customer.example"
     assert token not in invitation.token_hash  # only a hash is stored
     jobs.drain()
@@ -53,16 +50,16 @@ def test_only_managers_and_staff_invite_and_only_where_they_manage(ctx, make):
     mine = make.community("private", manager=manager)
     theirs = make.community("open")
     with pytest.raises(Forbidden):
-        invitations.create(_u(make.user("employee")), "x@customer.example", "customer")
+        invitations.create(fresh(make.user("employee")), "x@customer.example", "customer")
     with pytest.raises(Forbidden):
-        invitations.create(_u(make.user("customer")), "x@customer.example", "customer")
+        invitations.create(fresh(make.user("customer")), "x@customer.example", "customer")
     with pytest.raises(Forbidden):
-        invitations.create(_u(manager), "x@customer.example", "customer", [mine.slug, theirs.slug])
+        invitations.create(fresh(manager), "x@customer.example", "customer", [mine.slug, theirs.slug])
     assert db.session.scalar(select(db.func.count()).select_from(Invitation)) == 0
 
 
 def test_invitations_refuse_internal_communities_employees_and_existing_accounts(ctx, make):
-    staff = _u(make.user("employee", is_global_manager=True))
+    staff = fresh(make.user("employee", is_global_manager=True))
     internal = make.community("internal", manager=staff)
     with pytest.raises(ValidationError) as err:
         invitations.create(staff, "x@customer.example", "customer", [internal.slug])
@@ -82,7 +79,7 @@ def test_invitations_refuse_internal_communities_employees_and_existing_accounts
 def test_links_expire_and_can_be_revoked(ctx, app, make):
     start = datetime(2030, 1, 1)
     clock.set_now(start)
-    staff = _u(make.user("employee", is_global_manager=True))
+    staff = fresh(make.user("employee", is_global_manager=True))
     _, token = invitations.create(staff, "late@customer.example", "customer")
     clock.set_now(start + timedelta(days=app.config["INVITATION_DAYS"], seconds=1))
     with pytest.raises(Gone, match="expired"):
@@ -100,20 +97,20 @@ def test_only_the_creator_or_staff_revoke_and_list(ctx, make):
     a, b = make.user("employee"), make.user("employee")
     make.community("open", manager=a)
     make.community("open", manager=b)
-    inv, _ = invitations.create(_u(a), "one@customer.example", "customer")
+    inv, _ = invitations.create(fresh(a), "one@customer.example", "customer")
     with pytest.raises(NotFound):
-        invitations.revoke(_u(b), inv.id)
-    assert [i.id for i in invitations.sent_by(_u(a))] == [inv.id]
-    assert invitations.sent_by(_u(b)) == []
-    assert [i.id for i in invitations.sent_by(_u(make.admin()))] == [inv.id]
+        invitations.revoke(fresh(b), inv.id)
+    assert [i.id for i in invitations.sent_by(fresh(a))] == [inv.id]
+    assert invitations.sent_by(fresh(b)) == []
+    assert [i.id for i in invitations.sent_by(fresh(make.admin()))] == [inv.id]
 
 
 def test_accept_as_signed_in_person_with_the_same_address(ctx, make):
-    staff = _u(make.user("employee", is_global_manager=True))
+    staff = fresh(make.user("employee", is_global_manager=True))
     private = make.community("private", manager=staff)
     _, token = invitations.create(staff, "dora@partner.example", "partner", [private.slug])
-    dora = _u(make.user("partner", email="dora@partner.example"))  # signed up meanwhile
-    other = _u(make.user("partner"))
+    dora = fresh(make.user("partner", email="dora@partner.example"))  # signed up meanwhile
+    other = fresh(make.user("partner"))
     with pytest.raises(ValidationError):
         invitations.accept_as(other, token)
     invitations.accept_as(dora, token)
@@ -123,7 +120,7 @@ def test_accept_as_signed_in_person_with_the_same_address(ctx, make):
 
 
 def test_accept_refuses_a_weak_password_and_keeps_the_invitation(ctx, make):
-    staff = _u(make.user("employee", is_global_manager=True))
+    staff = fresh(make.user("employee", is_global_manager=True))
     _, token = invitations.create(staff, "eli@customer.example", "customer")
     with pytest.raises(ValidationError) as err:
         invitations.accept(token, "Eli", "short")

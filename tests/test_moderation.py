@@ -13,19 +13,11 @@ from sqlalchemy import select
 from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import AuditEntry, ChatMessage, Community, Notification, Post, Report, Revision, User
+from app.models import AuditEntry, ChatMessage, Community, Post, Report, Revision, User
 from app.services import access, chat, comments, moderation, posts
 from tests.conftest import login
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
-
-
-def _notes(user, kind="moderation"):
-    return list(db.session.scalars(select(Notification).where(Notification.user_id == user.id,
-                                                              Notification.kind == kind)))
+from tests.helpers import fresh, notes_of
 
 
 @pytest.fixture
@@ -41,9 +33,9 @@ def world(ctx, make):
     private = make.community("private", manager=social)
     outsider_mod = make.user("employee")
     make.member(private, outsider_mod, "moderator")
-    w = {"social": _u(social), "c": db.session.get(Community, community.id),
+    w = {"social": fresh(social), "c": db.session.get(Community, community.id),
          "other_c": db.session.get(Community, other_c.id), "private": db.session.get(Community, private.id),
-         "mod": _u(mod), "author": _u(author), "reader": _u(reader), "outsider_mod": _u(outsider_mod)}
+         "mod": fresh(mod), "author": fresh(author), "reader": fresh(reader), "outsider_mod": fresh(outsider_mod)}
     w["post"] = posts.create(w["author"], w["c"].slug, "discussion", "Look at my offer", "Buy cheap things")
     w["comment"] = comments.add(w["author"], w["post"].id, "A rude comment")
     return w
@@ -54,7 +46,7 @@ def world(ctx, make):
 def test_report_is_confirmed_and_only_one_open_per_person(world):
     r = moderation.report(world["reader"], "post", world["post"].id, "spam", "It is an advert")
     assert r.status == "open" and r.community_id == world["c"].id
-    assert any("report" in n.text for n in _notes(world["reader"]))
+    assert any("report" in n.text for n in notes_of(world["reader"], "moderation"))
     with pytest.raises(ValidationError) as exc:
         moderation.report(world["reader"], "post", world["post"].id, "abuse")
     assert "already reported" in exc.value.message
@@ -137,7 +129,7 @@ def test_hidden_post_is_gone_for_readers_but_shown_to_moderators(world):
     assert entry.actor_id == world["mod"].id and entry.reason == "Advertising" and entry.ip == "10.0.0.9"
     assert entry.before == {"hidden": False, "held": False, "locked": False, "community_id": world["c"].id}
     assert entry.after["hidden"] is True
-    assert any("hid your post" in n.text for n in _notes(world["author"]))
+    assert any("hid your post" in n.text for n in notes_of(world["author"], "moderation"))
     # reversible
     moderation.act(world["mod"], "post", pid, "restore", "Was a mistake")
     assert access.post_for(world["reader"], pid).post.hidden_at is None
@@ -205,7 +197,7 @@ def test_dismiss_closes_reports_and_warn_tells_the_author(world):
     # a new report is possible once the first one is closed
     moderation.report(world["reader"], "comment", world["comment"].id, "abuse")
     moderation.act(world["mod"], "comment", world["comment"].id, "warn", "Mind your tone")
-    assert any("Mind your tone" in n.text for n in _notes(world["author"]))
+    assert any("Mind your tone" in n.text for n in notes_of(world["author"], "moderation"))
 
 
 # --- suspend, ban, lift -------------------------------------------------------------------
@@ -219,11 +211,11 @@ def test_suspension_until_a_date_ends_sessions_and_is_for_the_social_team(world)
     with pytest.raises(ValidationError):
         moderation.act(world["social"], "post", pid, "suspend", "Spam", until=clock.utcnow() - timedelta(days=1))
     moderation.act(world["social"], "post", pid, "suspend", "Spam", until=until)
-    author = _u(world["author"])
+    author = fresh(world["author"])
     assert author.is_suspended and author.session_version == version + 1
     clock.set_now(until + timedelta(minutes=1))
     try:
-        assert not _u(world["author"]).is_suspended
+        assert not fresh(world["author"]).is_suspended
     finally:
         clock.reset()
 
@@ -231,13 +223,13 @@ def test_suspension_until_a_date_ends_sessions_and_is_for_the_social_team(world)
 def test_ban_and_lift_are_audited_and_staff_only_sanctioned_by_admins(world, make):
     pid = world["post"].id
     moderation.act(world["social"], "post", pid, "ban", "Repeated spam")
-    assert _u(world["author"]).suspended_until.year == 9999
+    assert fresh(world["author"]).suspended_until.year == 9999
     moderation.act(world["social"], "post", pid, "lift", "Appeal accepted")
-    assert not _u(world["author"]).is_suspended
+    assert not fresh(world["author"]).is_suspended
     actions = list(db.session.scalars(select(AuditEntry.action).where(AuditEntry.target_type == "user")))
     assert actions == ["user.ban", "user.lift"]
     staff_post = posts.create(world["social"], world["c"].slug, "discussion", "Staff writes here", "x")
-    other_social = _u(make.user("employee", is_global_manager=True))
+    other_social = fresh(make.user("employee", is_global_manager=True))
     with pytest.raises(Forbidden):
         moderation.act(other_social, "post", staff_post.id, "ban", "no")
 

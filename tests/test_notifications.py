@@ -12,10 +12,7 @@ from app.extensions import db
 from app.models import Community, Notification, Post, User
 from app.services import communities, ideas, jobs, notifications, posts
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
+from tests.helpers import fresh
 
 
 def _notify(person, post, text="Something happened", actor=None, comment=None):
@@ -33,8 +30,8 @@ def world(ctx, make):
     secret = make.community("private", manager=manager)
     person = make.user("customer")
     make.member(secret, person)
-    m = _u(manager)
-    return {"manager": m, "person": _u(person),
+    m = fresh(manager)
+    return {"manager": m, "person": fresh(person),
             "open": posts.create(m, open_c.slug, "idea", "An open idea", "", []),
             "secret": posts.create(m, secret.slug, "idea", "A secret idea", "", []),
             "secret_slug": secret.slug}
@@ -51,7 +48,7 @@ def test_notifications_disappear_after_losing_access(world):
 
 
 def test_no_notification_about_a_post_one_cannot_read(world, make):
-    outsider = _u(make.user("employee"))
+    outsider = fresh(make.user("employee"))
     assert _notify(outsider, world["secret"]) is None
     assert _notify(outsider, world["open"]) is not None
 

@@ -8,10 +8,7 @@ from app.extensions import db
 from app.models import Community, GuidelineVersion, User
 from app.services import chat, comments, policy, posts
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
+from tests.helpers import fresh
 
 
 @pytest.fixture
@@ -21,7 +18,7 @@ def world(ctx, make):
     community = make.community("open", manager=manager)
     member = make.user("customer")
     make.member(community, member)
-    return {"social": _u(social), "manager": _u(manager), "member": _u(member),
+    return {"social": fresh(social), "manager": fresh(manager), "member": fresh(member),
             "community": db.session.get(Community, community.id)}
 
 

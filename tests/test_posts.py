@@ -14,14 +14,7 @@ from app.extensions import db
 from app.models import Community, Post, Revision, Topic, User
 from app.services import access, jobs, posts, reads
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
-
-
-def _topic(community, name="Returns"):
-    return db.session.scalar(select(Topic).where(Topic.community_id == community.id, Topic.name == name))
+from tests.helpers import fresh, topic_of
 
 
 @pytest.fixture
@@ -30,13 +23,13 @@ def world(ctx, make):
     community = make.community("open", manager=manager, topics=("Returns", "Packaging"))
     member = make.user("customer")
     make.member(community, member)
-    return {"manager": _u(manager), "community": db.session.get(Community, community.id), "member": _u(member)}
+    return {"manager": fresh(manager), "community": db.session.get(Community, community.id), "member": fresh(member)}
 
 
 def test_create_renders_sanitised_html_and_files_under_topics(world):
     c = world["community"]
     p = posts.create(world["member"], c.slug, "idea", "  Free   returns  ", "**Please** <script>x()</script>",
-                     [_topic(c).id])
+                     [topic_of(c, "Returns").id])
     assert p.title == "Free returns" and p.status == "new"
     assert "<strong>Please</strong>" in p.body_html and "script" not in p.body_html
     assert [t.name for t in p.topics] == ["Returns"]
@@ -54,7 +47,7 @@ def test_create_renders_sanitised_html_and_files_under_topics(world):
 def test_bad_posts_get_field_errors(world, make, kind, title, body, topics, field):
     c = world["community"]
     other = make.community("open", topics=("Elsewhere",))
-    topic_ids = {"ok": [_topic(c).id], "none": [], "garbage": ["abc"],
+    topic_ids = {"ok": [topic_of(c, "Returns").id], "none": [], "garbage": ["abc"],
                  "foreign": [db.session.scalar(select(Topic.id).where(Topic.community_id == other.id))]}[topics]
     with pytest.raises(ValidationError) as err:
         posts.create(world["member"], c.slug, kind, title, body, topic_ids)
@@ -69,9 +62,9 @@ def test_cannot_post_where_one_cannot_read(world, make):
 
 def test_edit_keeps_every_earlier_version(world):
     c = world["community"]
-    p = posts.create(world["member"], c.slug, "discussion", "First title", "one", [_topic(c).id])
-    posts.edit(world["member"], p.id, "Second title", "two", [_topic(c).id])
-    posts.edit(world["member"], p.id, "Third title", "three", [_topic(c, "Packaging").id])
+    p = posts.create(world["member"], c.slug, "discussion", "First title", "one", [topic_of(c, "Returns").id])
+    posts.edit(world["member"], p.id, "Second title", "two", [topic_of(c, "Returns").id])
+    posts.edit(world["member"], p.id, "Third title", "three", [topic_of(c, "Packaging").id])
     versions = db.session.scalars(select(Revision).where(Revision.post_id == p.id).order_by(Revision.id)).all()
     assert [(v.title, v.body) for v in versions] == [("First title", "one"), ("Second title", "two")]
     assert db.session.get(Post, p.id).edited_at is not None
@@ -81,23 +74,23 @@ def test_edit_keeps_every_earlier_version(world):
 
 def test_only_author_and_moderators_edit_and_moderators_give_a_reason(world, make):
     c = world["community"]
-    p = posts.create(world["member"], c.slug, "discussion", "Mine to edit", "", [_topic(c).id])
-    stranger = _u(make.user("employee"))
+    p = posts.create(world["member"], c.slug, "discussion", "Mine to edit", "", [topic_of(c, "Returns").id])
+    stranger = fresh(make.user("employee"))
     with pytest.raises(Forbidden):
-        posts.edit(stranger, p.id, "Hijacked title", "", [_topic(c).id])
+        posts.edit(stranger, p.id, "Hijacked title", "", [topic_of(c, "Returns").id])
     with pytest.raises(Forbidden):
         posts.revisions(stranger, p.id)
     with pytest.raises(ValidationError) as err:
-        posts.edit(world["manager"], p.id, "Moderated title", "", [_topic(c).id])
+        posts.edit(world["manager"], p.id, "Moderated title", "", [topic_of(c, "Returns").id])
     assert "reason" in err.value.errors
-    posts.edit(world["manager"], p.id, "Moderated title", "", [_topic(c).id], reason="Removed a phone number")
+    posts.edit(world["manager"], p.id, "Moderated title", "", [topic_of(c, "Returns").id], reason="Removed a phone number")
     assert db.session.get(Post, p.id).title == "Moderated title"
 
 
 def test_soft_delete_and_restore(world, make):
     c = world["community"]
-    p = posts.create(world["member"], c.slug, "question", "Where is my parcel?", "", [_topic(c).id])
-    reader = _u(make.user("employee"))
+    p = posts.create(world["member"], c.slug, "question", "Where is my parcel?", "", [topic_of(c, "Returns").id])
+    reader = fresh(make.user("employee"))
     posts.delete(world["member"], p.id)
     assert db.session.get(Post, p.id) is not None  # nothing is removed
     with pytest.raises(NotFound):
@@ -115,7 +108,7 @@ def _seed(world, n, start=datetime(2026, 3, 1)):
     for i in range(n):
         clock.set_now(start + timedelta(minutes=i))
         made.append(posts.create(world["member"], c.slug, ["idea", "question", "discussion"][i % 3],
-                                 f"Post number {i:03d}", "", [_topic(c).id if i % 2 else _topic(c, "Packaging").id]))
+                                 f"Post number {i:03d}", "", [topic_of(c, "Returns").id if i % 2 else topic_of(c, "Packaging").id]))
     clock.reset()
     return made
 
@@ -142,7 +135,7 @@ def test_filters_and_garbage_cursor(world):
     acc = access.access_to(world["member"], world["community"])
     ideas = posts.community_page(world["member"], acc, kind="idea").rows
     assert ideas and all(r.post.kind == "idea" for r in ideas)
-    topic = _topic(world["community"], "Packaging")
+    topic = topic_of(world["community"], "Packaging")
     in_topic = posts.community_page(world["member"], acc, topic=topic).rows
     assert len(in_topic) == 6 and all(topic in r.post.topics for r in in_topic)
     assert len(posts.community_page(world["member"], acc, status="planned").rows) == 0
@@ -157,8 +150,8 @@ def test_unread_markers(world, make):
     c = world["community"]
     start = datetime(2026, 5, 4, 9, 0)
     clock.set_now(start)
-    p = posts.create(world["member"], c.slug, "question", "Unread question", "", [_topic(c).id])
-    reader = _u(make.user("employee"))
+    p = posts.create(world["member"], c.slug, "question", "Unread question", "", [topic_of(c, "Returns").id])
+    reader = fresh(make.user("employee"))
     acc = access.access_to(reader, c)
     assert not posts.community_page(reader, acc).rows[0].unread  # never opened: no "since"
     clock.set_now(start + timedelta(minutes=1))
@@ -181,8 +174,8 @@ def test_home_feed_follows_membership_and_follows_and_access(world, make):
     c = world["community"]
     elsewhere = make.community("open", topics=("Other",))
     secret = make.community("private", topics=("Hidden",))
-    mine = posts.create(world["member"], c.slug, "idea", "In my community", "", [_topic(c).id])
-    other_staff = _u(make.user("employee", is_global_manager=True))
+    mine = posts.create(world["member"], c.slug, "idea", "In my community", "", [topic_of(c, "Returns").id])
+    other_staff = fresh(make.user("employee", is_global_manager=True))
     followed = posts.create(other_staff, elsewhere.slug, "discussion", "Followed elsewhere", "",
                             [db.session.scalar(select(Topic.id).where(Topic.community_id == elsewhere.id))])
     posts.create(other_staff, elsewhere.slug, "discussion", "Not followed", "",
@@ -200,9 +193,9 @@ def test_new_post_notifies_followers_who_may_read_it(world, make):
     from app.services import follows
 
     c = world["community"]
-    follower = _u(make.user("employee"))
-    follows.follow(follower, "topic", _topic(c).id)
-    posts.create(world["member"], c.slug, "idea", "Notify the followers", "hello @" + follower.handle, [_topic(c).id])
+    follower = fresh(make.user("employee"))
+    follows.follow(follower, "topic", topic_of(c, "Returns").id)
+    posts.create(world["member"], c.slug, "idea", "Notify the followers", "hello @" + follower.handle, [topic_of(c, "Returns").id])
     jobs.drain()
     kinds = [n.kind for n in db.session.scalars(select(Notification).where(Notification.user_id == follower.id))]
     assert kinds == ["mention"]  # one notification, the most specific
@@ -313,7 +306,7 @@ def test_new_activity_marker_on_the_community_page_and_the_home_feed(app, make, 
     start = datetime(2026, 5, 4, 9, 0)
     with app.app_context():
         clock.set_now(start)
-        m = _u(manager)
+        m = fresh(manager)
         read = posts.create(m, community.slug, "discussion", "Read and quiet", "", []).id
         busy = posts.create(m, community.slug, "discussion", "Read then answered", "", []).id
         posts.create(m, community.slug, "discussion", "Never opened", "", [])
@@ -323,7 +316,7 @@ def test_new_activity_marker_on_the_community_page_and_the_home_feed(app, make, 
         assert client.get(f"/p/{post_id}").status_code == 200  # reading it sets the marker
     with app.app_context():
         clock.set_now(start + timedelta(minutes=2))
-        comments.add(_u(manager), busy, "A new comment after the reader was here")
+        comments.add(fresh(manager), busy, "A new comment after the reader was here")
     clock.set_now(start + timedelta(minutes=3))
 
     def marked(html: str) -> set[str]:

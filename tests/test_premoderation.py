@@ -16,22 +16,19 @@ from app.models import AuditEntry, Community, Notification, Post, User
 from app.services import access, comments, moderation, posts, premoderation
 from tests.conftest import login
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
+from tests.helpers import fresh
 
 
 @pytest.fixture
 def world(ctx, make):
-    social = _u(make.user("employee", is_global_manager=True))
+    social = fresh(make.user("employee", is_global_manager=True))
     c = make.community("open", manager=social)
     internal = make.community("internal", manager=social)
-    mod = _u(make.user("employee"))
+    mod = fresh(make.user("employee"))
     make.member(c, mod, "moderator")
     return {"social": social, "c": db.session.get(Community, c.id), "mod": mod,
             "internal": db.session.get(Community, internal.id),
-            "customer": _u(make.user("customer")), "employee": _u(make.user("employee"))}
+            "customer": fresh(make.user("customer")), "employee": fresh(make.user("employee"))}
 
 
 def _old(user):

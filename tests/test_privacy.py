@@ -12,14 +12,11 @@ from sqlalchemy import select
 
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import AccountClosure, AuditEntry, ChatMessage, Comment, Community, Follow, Post, User
+from app.models import AccountClosure, AuditEntry, ChatMessage, Comment, Community, Follow, Post
 from app.services import access, accounts, chat, comments, ideas, jobs, people, posts, privacy, settings, storage
 from tests.conftest import PASSWORD, login
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
+from tests.helpers import fresh
 
 
 def _png() -> bytes:
@@ -31,8 +28,8 @@ def _png() -> bytes:
 @pytest.fixture
 def world(ctx, make):
     community = make.community("open")
-    ana = _u(make.user("customer", name="Ana Lopez", email="ana@customer.example"))
-    bob = _u(make.user("customer", name="Bob Stone"))
+    ana = fresh(make.user("customer", name="Ana Lopez", email="ana@customer.example"))
+    bob = fresh(make.user("customer", name="Bob Stone"))
     make.member(community, ana)
     make.member(community, bob)
     c = db.session.get(Community, community.id)
@@ -44,7 +41,7 @@ def world(ctx, make):
     chat.post(ana, c.id, "Ana says hi in chat")
     chat.post(bob, c.id, "Bob says hi in chat")
     people.set_avatar(ana, _png())
-    return {"community": c, "ana": _u(ana), "bob": _u(bob), "mine": mine, "theirs": theirs}
+    return {"community": c, "ana": fresh(ana), "bob": fresh(bob), "mine": mine, "theirs": theirs}
 
 
 def _zip(export) -> zipfile.ZipFile:
@@ -56,7 +53,7 @@ def test_export_holds_only_what_the_person_authored_or_owns(world):
 
     ana = world["ana"]
     asks.ask(ana, world["mine"].id, world["bob"].handle)
-    export = privacy.request_export(_u(ana))
+    export = privacy.request_export(fresh(ana))
     assert export.status == "queued"
     jobs.drain()
     db.session.refresh(export)
@@ -82,7 +79,7 @@ def test_only_the_owner_or_the_admin_who_asked_may_download(world, make):
     jobs.drain()
     with pytest.raises(NotFound):
         privacy.export_for(world["bob"], export.id)
-    admin = _u(make.admin())
+    admin = fresh(make.admin())
     with pytest.raises(NotFound):
         privacy.export_for(admin, export.id)  # admins get the ones they asked for
     with pytest.raises(Forbidden):
@@ -100,7 +97,7 @@ def test_closing_with_removal_erases_the_person_and_soft_deletes_their_content(w
     assert "password" in exc.value.errors
     privacy.close_account(ana, ana, "remove", password=PASSWORD)
     db.session.expire_all()
-    ana = _u(ana)
+    ana = fresh(ana)
     assert ana.display_name == "Former member" and "ana" not in ana.email and ana.avatar_key is None
     assert ana.is_suspended and not avatar.exists()
     assert db.session.get(Post, world["mine"].id).deleted_at is not None
@@ -127,7 +124,7 @@ def test_closing_with_anonymisation_keeps_content_without_author(world):
 
 
 def test_the_setting_limits_the_choice(world, make):
-    settings.set_value(_u(make.admin()), "content_on_delete", "anonymise")
+    settings.set_value(fresh(make.admin()), "content_on_delete", "anonymise")
     assert privacy.allowed_modes() == ("anonymise",)
     with pytest.raises(ValidationError) as exc:
         privacy.close_account(world["ana"], world["ana"], "remove", password=PASSWORD)
@@ -135,13 +132,13 @@ def test_the_setting_limits_the_choice(world, make):
 
 
 def test_admins_close_accounts_on_request_with_a_reason(world, make):
-    admin = _u(make.admin())
+    admin = fresh(make.admin())
     with pytest.raises(Forbidden):
         privacy.close_account(world["bob"], world["ana"], "remove", reason="I want to")
     with pytest.raises(ValidationError):
         privacy.close_account(admin, world["ana"], "remove", reason="")
     privacy.close_account(admin, world["ana"], "remove", reason="Ticket 42: asked by email")
-    assert _u(world["ana"]).display_name == "Former member"
+    assert fresh(world["ana"]).display_name == "Former member"
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -187,39 +184,39 @@ def test_admin_person_page_closes_an_account(app, make, login_as):
 
 def test_a_closed_account_leaves_the_directory_and_its_profile(world, make):
     ana, bob = world["ana"], world["bob"]
-    colleague = _u(make.user("employee", name="Eva Colleague"))
+    colleague = fresh(make.user("employee", name="Eva Colleague"))
     assert ana.id in [p.id for p in people.directory(colleague).people]
     privacy.close_account(ana, ana, "anonymise", password=PASSWORD)
     db.session.expire_all()
-    for viewer in (_u(colleague), _u(bob)):
+    for viewer in (fresh(colleague), fresh(bob)):
         assert ana.id not in [p.id for p in people.directory(viewer).people]
         with pytest.raises(NotFound):
-            access.person_for(viewer, _u(ana).handle)
+            access.person_for(viewer, fresh(ana).handle)
 
 
 def test_a_closed_account_cannot_be_reactivated(world, make):
     ana = world["ana"]
-    admin = _u(make.admin())
+    admin = fresh(make.admin())
     privacy.close_account(ana, ana, "anonymise", password=PASSWORD)
     with pytest.raises(ValidationError, match="closed"):
-        accounts.unsuspend(admin, _u(ana))
+        accounts.unsuspend(admin, fresh(ana))
     db.session.rollback()
-    assert _u(ana).suspended_until is not None
+    assert fresh(ana).suspended_until is not None
 
 
 def test_closing_the_only_managers_account_asks_the_social_team_for_a_new_one(ctx, make):
     from app.models import Notification
 
-    lead = _u(make.user("employee", name="Lena Lead"))
-    co_lead = _u(make.user("employee", name="Carl Colead"))
+    lead = fresh(make.user("employee", name="Lena Lead"))
+    co_lead = fresh(make.user("employee", name="Carl Colead"))
     alone = make.community("open", manager=lead, name="Returns")
     shared = make.community("open", manager=lead, name="Shipping")
     make.member(shared, co_lead, "manager")
     make.member(make.community("open", name="Elsewhere"), lead)
-    team = _u(make.user("employee", name="Sofia Social", is_global_manager=True))
-    assert [c.name for c in privacy.sole_managed(_u(lead))] == ["Returns"]
+    team = fresh(make.user("employee", name="Sofia Social", is_global_manager=True))
+    assert [c.name for c in privacy.sole_managed(fresh(lead))] == ["Returns"]
 
-    privacy.close_account(_u(lead), _u(lead), "anonymise", password=PASSWORD)
+    privacy.close_account(fresh(lead), fresh(lead), "anonymise", password=PASSWORD)
 
     told = db.session.scalars(select(Notification).where(Notification.kind == "community_manager")).all()
     # every social-team member (the factory made one per community), once, about Returns only
@@ -229,7 +226,7 @@ def test_closing_the_only_managers_account_asks_the_social_team_for_a_new_one(ct
     assert all(n.text.startswith("Returns has no manager any more") and "Lena" not in n.text for n in told)
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "account.closed")).one()
     assert entry.after["communities_without_manager"] == [alone.id]
-    assert privacy.sole_managed(_u(co_lead)) == [db.session.get(Community, shared.id)]
+    assert privacy.sole_managed(fresh(co_lead)) == [db.session.get(Community, shared.id)]
 
 
 def test_close_pages_name_the_communities_only_this_person_manages(app, make, login_as):
@@ -248,7 +245,7 @@ def test_the_social_teams_notification_opens_the_members_page(app, make, login_a
     community = make.community("open", manager=lead, name="Returns desk")
     team = make.user("employee", is_global_manager=True)
     with app.app_context():
-        privacy.close_account(_u(lead), _u(lead), "remove", password=PASSWORD)
+        privacy.close_account(fresh(lead), fresh(lead), "remove", password=PASSWORD)
     client = login_as(team)
     listing = client.get("/notifications").get_data(as_text=True)
     assert "Returns desk has no manager any more: its only manager closed their account" in listing

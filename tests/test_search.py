@@ -26,23 +26,7 @@ from app.models import (
 )
 from app.search import capture, indexer, rebuild, store
 from app.services import access, comments, communities, ideas, mail, notifications, posts, reads, search
-
-
-def _u(user):
-    return db.session.get(User, user.id)
-
-
-def _c(community):
-    return db.session.get(Community, community.id)
-
-
-def _topic(community):
-    return db.session.scalar(select(Topic.id).where(Topic.community_id == community.id).order_by(Topic.id))
-
-
-def _post(author, community, title, body="", kind="discussion"):
-    community = _c(community)
-    return posts.create(_u(author), community.slug, kind, title, body, [_topic(community)])
+from tests.helpers import fresh, topic_of
 
 
 def _changes() -> list[tuple[str, str]]:
@@ -77,15 +61,15 @@ def world(ctx, make):
     make.member(open_c, people["beta_customer"])
     make.member(private, people["insider"])
     make.member(private, people["beta_customer"])
-    p_open = _post(social, open_c, "Free returns for tents", "Customers ask to return a **tent** for free.", "idea")
-    p_internal = _post(social, internal, "Tent warehouse capacity", "The tent shelves are full.")
-    p_private = _post(manager, private, "Tarpaulin tent prototype", "A secret tarpaulin prototype tent.")
+    p_open = make.post(social, open_c, title="Free returns for tents", body="Customers ask to return a **tent** for free.", kind="idea")
+    p_internal = make.post(social, internal, title="Tent warehouse capacity", body="The tent shelves are full.")
+    p_private = make.post(manager, private, title="Tarpaulin tent prototype", body="A secret tarpaulin prototype tent.")
     search.sync()
-    people = {k: _u(v) for k, v in people.items()}
+    people = {k: fresh(v) for k, v in people.items()}
     user = people["suspended"]
     user.suspended_until = clock.utcnow() + timedelta(days=3)
     db.session.commit()
-    return {"people": people, "open": _c(open_c), "internal": _c(internal), "private": _c(private),
+    return {"people": people, "open": fresh(open_c), "internal": fresh(internal), "private": fresh(private),
             "posts": {"open": p_open.id, "internal": p_internal.id, "private": p_private.id}}
 
 
@@ -105,9 +89,9 @@ def test_change_rows_are_written_in_the_same_transaction_and_vanish_on_rollback(
     assert search.search(social, "committed").total == 0
 
 
-def test_a_committed_post_reaches_the_index_through_the_log(world):
+def test_a_committed_post_reaches_the_index_through_the_log(world, make):
     social = world["people"]["social"]
-    p = _post(social, world["open"], "Waterproof zipper repair", "How do I fix a zipper?", "question")
+    p = make.post(social, world["open"], title="Waterproof zipper repair", body="How do I fix a zipper?", kind="question")
     assert (f"post:{p.id}", "upsert") in _changes()
     assert search.search(social, "zipper").total == 0  # not applied yet
     search.sync()
@@ -128,13 +112,13 @@ def test_changes_that_do_not_matter_write_no_rows(world):
     assert any(d.startswith("comment:") for d, _op in new)
 
 
-def test_bulk_vote_counter_updates_are_captured(world):
+def test_bulk_vote_counter_updates_are_captured(world, make):
     customer = world["people"]["customer"]
     pid = world["posts"]["open"]
     n = len(_changes())
     ideas.toggle_vote(customer, pid)  # UPDATE posts SET vote_count = vote_count + 1 (bypasses the flush)
     assert (f"post:{pid}", "upsert") in _changes()[n:]
-    other = _post(world["people"]["social"], world["open"], "Tent pegs in the box", "tent pegs", "idea")
+    other = make.post(world["people"]["social"], world["open"], title="Tent pegs in the box", body="tent pegs", kind="idea")
     search.sync()
     page = search.search(customer, "tent", sort="votes", filters={"type": "post"})
     assert [i.pk for i in page.items][:1] == [pid] and other.id in _ids(page)
@@ -155,10 +139,10 @@ def test_hand_written_sql_can_record_a_change(world):
 
 # --- the indexer ----------------------------------------------------------------------------------
 
-def test_indexer_applies_in_order_and_moves_its_cursor(world):
+def test_indexer_applies_in_order_and_moves_its_cursor(world, make):
     social = world["people"]["social"]
-    p = _post(social, world["open"], "Backpack straps tear", "The straps tear.")
-    posts.edit(social, p.id, "Backpack buckles break", "The buckles break.", [_topic(world["open"])])
+    p = make.post(social, world["open"], title="Backpack straps tear", body="The straps tear.")
+    posts.edit(social, p.id, "Backpack buckles break", "The buckles break.", [topic_of(world["open"]).id])
     posts.delete(social, p.id)
     posts.restore(social, p.id)
     latest = indexer.latest_change_id()
@@ -194,10 +178,10 @@ def test_a_deleted_post_takes_its_comments_out_and_a_restore_brings_them_back(wo
 
 def test_renamed_people_and_topics_reach_the_documents_that_copy_them(world):
     social = world["people"]["social"]
-    person = _u(social)
+    person = fresh(social)
     person.handle = "sofia.renamed"
     db.session.commit()
-    topic = db.session.get(Topic, _topic(world["open"]))
+    topic = db.session.get(Topic, topic_of(world["open"]).id)
     communities.update_topic(social, world["open"].slug, topic.slug, "Refunds", "")
     search.sync()
     assert world["posts"]["open"] in _ids(search.search(social, "author:sofia.renamed"))
@@ -205,9 +189,9 @@ def test_renamed_people_and_topics_reach_the_documents_that_copy_them(world):
     assert search.search(social, "topic:returns").total == 0
 
 
-def test_a_locked_index_skips_the_round_and_searches_keep_working(world):
+def test_a_locked_index_skips_the_round_and_searches_keep_working(world, make):
     social = world["people"]["social"]
-    _post(social, world["open"], "Sleeping bag zipper", "zip")
+    make.post(social, world["open"], title="Sleeping bag zipper", body="zip")
     path = store.current_dir()
     writer = store.open_index(path).writer()  # someone else holds Whoosh's write lock
     try:
@@ -220,11 +204,11 @@ def test_a_locked_index_skips_the_round_and_searches_keep_working(world):
     assert search.search(social, "sleeping").total == 1
 
 
-def test_embedded_poller_follows_the_log(world):
+def test_embedded_poller_follows_the_log(world, make):
     from app.services import jobs
 
     social = world["people"]["social"]
-    p = _post(social, world["open"], "Stove fuel canister", "gas")
+    p = make.post(social, world["open"], title="Stove fuel canister", body="gas")
     assert jobs.run_pollers() >= 1
     assert _ids(search.search(social, "canister")) == {p.id}
 
@@ -232,14 +216,14 @@ def test_embedded_poller_follows_the_log(world):
 # --- queries --------------------------------------------------------------------------------------
 
 @pytest.fixture
-def corpus(world):
+def corpus(world, make):
     s = world["people"]["social"]
     o = world["open"]
     made = {
-        "red": _post(s, o, "Red tent fabric fades", "The red fabric fades in the sun.", "idea"),
-        "green": _post(s, o, "Green tent for families", "A big green tent with two rooms.", "idea"),
-        "boots": _post(s, o, "Boots leak after a month", "My walking boots leak at the seam.", "question"),
-        "returns": _post(s, o, "Returned boots never refunded", "I returned boots in May.", "discussion"),
+        "red": make.post(s, o, title="Red tent fabric fades", body="The red fabric fades in the sun.", kind="idea"),
+        "green": make.post(s, o, title="Green tent for families", body="A big green tent with two rooms.", kind="idea"),
+        "boots": make.post(s, o, title="Boots leak after a month", body="My walking boots leak at the seam.", kind="question"),
+        "returns": make.post(s, o, title="Returned boots never refunded", body="I returned boots in May.", kind="discussion"),
     }
     ideas.change_status(s, made["green"].id, "planned", "We will make it.")
     search.sync()
@@ -313,11 +297,11 @@ def test_a_community_the_viewer_cannot_see_is_not_confirmed_by_the_community_fie
     assert page.error is None and page.total == 0
 
 
-def test_sorting_and_pagination(world, corpus):
+def test_sorting_and_pagination(world, corpus, make):
     social = world["people"]["social"]
     for i in range(23):
         clock.set_now(clock.utcnow() + timedelta(minutes=1))
-        _post(social, world["open"], f"Lantern number {i}", "lantern")
+        make.post(social, world["open"], title=f"Lantern number {i}", body="lantern")
     search.sync()
     first = search.search(social, "lantern", sort="newest")
     assert first.total == 23 and len(first.items) == 20 and first.pages == 2
@@ -328,9 +312,9 @@ def test_sorting_and_pagination(world, corpus):
     assert search.search(social, "lantern", page=999).page == search.MAX_PAGE
 
 
-def test_highlights_are_pieces_that_the_template_escapes(world):
+def test_highlights_are_pieces_that_the_template_escapes(world, make):
     social = world["people"]["social"]
-    p = _post(social, world["open"], "<script>alert(1)</script> tent pole", "A <b>bold</b> tent pole claim.")
+    p = make.post(social, world["open"], title="<script>alert(1)</script> tent pole", body="A <b>bold</b> tent pole claim.")
     search.sync()
     item = next(i for i in search.search(social, "pole").items if i.pk == p.id)
     assert ("pole", True) in item.title
@@ -348,13 +332,13 @@ def test_facets_count_what_matches(world, corpus):
     assert facets["date"]["week"] == 7
     narrowed = search.search(world["people"]["social"], "tent OR boots", filters={"kind": "idea"})
     assert narrowed.total == 3
-    topic = search.search(world["people"]["social"], "tent", filters={"topic": str(_topic(world["open"]))})
+    topic = search.search(world["people"]["social"], "tent", filters={"topic": str(topic_of(world["open"]).id)})
     assert _ids(topic) == {world["posts"]["open"], corpus["red"], corpus["green"]}
     tabs = {t.type: t.count for t in narrowed.tabs}
     assert tabs[None] == 3 and tabs["post"] == 3
 
 
-def test_ranking_and_facets_are_whooshs_own_over_several_segments_with_deletions(world, corpus):
+def test_ranking_and_facets_are_whooshs_own_over_several_segments_with_deletions(world, corpus, make):
     """The engine scores only the documents left after the permission filter and counts facets
     from cached columns; both must give exactly what Whoosh itself gives: the same documents in
     the same order with the same scores (title boost, several segments, deleted documents), and
@@ -369,14 +353,13 @@ def test_ranking_and_facets_are_whooshs_own_over_several_segments_with_deletions
     for batch in range(3):  # each sync writes a segment
         for i in range(12):
             body = " ".join(words[(i * 7 + batch + k) % len(words)] for k in range(1 + i % 4))
-            made.append(_post(social, world["internal" if i % 5 == 0 else "open"], f"{words[i % 6]} {batch}-{i}",
-                              body, ("idea", "question", "discussion")[i % 3]))
+            made.append(make.post(social, world["internal" if i % 5 == 0 else "open"], title=f"{words[i % 6]} {batch}-{i}", body=body, kind=("idea", "question", "discussion")[i % 3]))
         search.sync()
     for victim in made[::7]:  # deleted documents inside the segments
-        posts.delete(_u(social), victim.id)
+        posts.delete(fresh(social), victim.id)
     search.sync()
     customer = world["people"]["customer"]  # reads the open community only
-    perms = search.permissions(_u(customer))
+    perms = search.permissions(fresh(customer))
     with store.searcher() as searcher:
         assert len(list(searcher.leaf_searchers())) > 1
         allowed = engine.restriction(searcher, perms)
@@ -571,19 +554,19 @@ def test_similar_posts_only_among_what_the_author_may_read(world):
 
 # --- saved searches and alerts --------------------------------------------------------------------
 
-def test_saved_search_alerts_once_per_item(world):
+def test_saved_search_alerts_once_per_item(world, make):
     customer, social = world["people"]["customer"], world["people"]["social"]
     saved = search.save(customer, "", "tent OR tents")
     assert saved.name == "tent OR tents" and saved.alerts
-    p = _post(social, world["open"], "Ultralight tent review", "It is light.")
-    _post(social, world["internal"], "Tent inventory", "count")  # not readable for them
+    p = make.post(social, world["open"], title="Ultralight tent review", body="It is light.")
+    make.post(social, world["internal"], title="Tent inventory", body="count")  # not readable for them
     search.sync()
     mine = list(db.session.scalars(select(Notification).where(Notification.user_id == customer.id,
                                                                Notification.kind == "saved_search")))
     assert [(n.post_id, n.comment_id) for n in mine] == [(p.id, None)]
     assert "Ultralight tent review" in mine[0].text
     # an edit that still matches, and a replayed indexer round, do not alert again
-    posts.edit(social, p.id, "Ultralight tent review, updated", "It is very light.", [_topic(world["open"])])
+    posts.edit(social, p.id, "Ultralight tent review, updated", "It is very light.", [topic_of(world["open"]).id])
     search.sync()
     search.deliver_alerts([indexer._build([f"post:{p.id}"])[f"post:{p.id}"]])
     assert db.session.scalar(select(func.count()).select_from(Notification).where(
@@ -591,17 +574,17 @@ def test_saved_search_alerts_once_per_item(world):
     assert db.session.scalar(select(func.count()).select_from(SavedSearchHit)) == 1
     # comments match too; one's own content never alerts
     c = comments.add(social, p.id, "Tent poles are aluminium")
-    _post(customer, world["open"], "My own tent story", "mine")
+    make.post(customer, world["open"], title="My own tent story", body="mine")
     search.sync()
     kinds = [(n.post_id, n.comment_id) for n in db.session.scalars(
         select(Notification).where(Notification.user_id == customer.id, Notification.kind == "saved_search"))]
     assert sorted(kinds, key=str) == sorted([(p.id, None), (p.id, c.id)], key=str)
 
 
-def test_old_content_and_switched_off_alerts_do_not_notify(world):
+def test_old_content_and_switched_off_alerts_do_not_notify(world, make):
     customer = world["people"]["customer"]
     saved = search.save(customer, "Quiet", "zipper", alerts=False)
-    _post(world["people"]["social"], world["open"], "Zipper stuck", "zip")
+    make.post(world["people"]["social"], world["open"], title="Zipper stuck", body="zip")
     search.sync()
     assert db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.kind == "saved_search")) == 0
@@ -613,13 +596,13 @@ def test_old_content_and_switched_off_alerts_do_not_notify(world):
         Notification.kind == "saved_search")) == 0
 
 
-def test_alert_email_follows_the_preferences(world):
+def test_alert_email_follows_the_preferences(world, make):
     customer = world["people"]["customer"]
     notifications.set_preferences(customer, {k: {"in_app": True, "email": k == "saved_search"}
                                              for k in notifications.KINDS})
     search.save(customer, "Stoves", "stove")
     mail.outbox().clear()
-    _post(world["people"]["social"], world["open"], "Camping stove recall", "stove")
+    make.post(world["people"]["social"], world["open"], title="Camping stove recall", body="stove")
     search.sync()
     from app.services import jobs
 
@@ -629,15 +612,15 @@ def test_alert_email_follows_the_preferences(world):
         NotificationSetting.user_id == customer.id, NotificationSetting.kind == "saved_search"))
 
 
-def test_managers_watch_the_communities_they_manage(world):
+def test_managers_watch_the_communities_they_manage(world, make):
     manager, social = world["people"]["manager"], world["people"]["social"]
     assert search.can_save_managed(manager) and not search.can_save_managed(world["people"]["employee"])
     with pytest.raises(Exception) as err:
         search.save(world["people"]["employee"], "x", "tent", scope="managed")
     assert "scope" in err.value.errors
     search.save(manager, "My communities", "prototype OR tent", scope="managed")
-    in_beta = _post(social, world["private"], "Second prototype tent", "v2")
-    _post(social, world["open"], "Prototype tent in the shop", "open one")  # readable, but not theirs
+    in_beta = make.post(social, world["private"], title="Second prototype tent", body="v2")
+    make.post(social, world["open"], title="Prototype tent in the shop", body="open one")  # readable, but not theirs
     search.sync()
     told = [n.post_id for n in db.session.scalars(select(Notification).where(
         Notification.user_id == manager.id, Notification.kind == "saved_search"))]

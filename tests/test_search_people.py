@@ -7,18 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Community, Topic, User
-from app.services import posts, search
-
-
-def _u(user):
-    return db.session.get(User, user.id)
-
-
-def _post(author, community, title):
-    community = db.session.get(Community, community.id)
-    topic = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id).order_by(Topic.id))
-    return posts.create(_u(author), community.slug, "discussion", title, "Some text.", [topic]).id
+from app.models import Community
+from app.services import search
+from tests.helpers import fresh
 
 
 @pytest.fixture
@@ -36,11 +27,11 @@ def authors(ctx, make):
     }
     for key in ("anna", "pieter", "chloe", "daan", "carla"):
         make.member(open_c, people[key])
-    written = {key: {_post(people[key], open_c, f"Tent note by {key}"), _post(people[key], open_c, f"Tent idea of {key}")}
+    written = {key: {make.post(people[key], open_c, title=f"Tent note by {key}", body="Some text.").id, make.post(people[key], open_c, title=f"Tent idea of {key}", body="Some text.").id}
                for key in ("anna", "pieter", "chloe", "daan")}
-    written["bea"] = {_post(people["bea"], internal, "Tent stock by bea")}
+    written["bea"] = {make.post(people["bea"], internal, title="Tent stock by bea", body="Some text.").id}
     search.sync()
-    return {"people": {k: _u(v) for k, v in people.items()}, "social": _u(social), "posts": written}
+    return {"people": {k: fresh(v) for k, v in people.items()}, "social": fresh(social), "posts": written}
 
 
 def _found(page) -> set[int]:
@@ -89,7 +80,7 @@ def test_a_whole_handle_wins_over_people_whose_handle_starts_with_it(authors, ma
     twin = make.user("employee", name="Anna Bakker")  # anna.bakker.2
     assert twin.handle == "anna.bakker.2"
     social = authors["social"]
-    theirs = {_post(twin, db.session.scalar(select(Community).where(Community.slug == "ideas")), "Tent by the twin")}
+    theirs = {make.post(twin, db.session.scalar(select(Community).where(Community.slug == "ideas")), title="Tent by the twin", body="Some text.").id}
     search.sync()
     assert _found(search.search(social, "author:anna.bakker tent")) == authors["posts"]["anna"]
     assert _found(search.search(social, "author:anna.bakker.2 tent")) == theirs

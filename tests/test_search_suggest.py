@@ -7,12 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Community, Post, Topic, User
+from app.models import Community, Post, Topic
 from app.services import comments, posts, search
-
-
-def _u(user):
-    return db.session.get(User, user.id)
+from tests.helpers import fresh
 
 
 @pytest.fixture
@@ -30,7 +27,7 @@ def planted(ctx, make):
         topic = db.session.scalar(select(Topic.id).where(Topic.community_id == community.id))
         for _ in range(times):
             # the word in the text only: the words of texts are candidates, not only titles
-            posts.create(_u(social), community.slug, "discussion", "A note", f"Here is a {word}.", [topic])
+            posts.create(fresh(social), community.slug, "discussion", "A note", f"Here is a {word}.", [topic])
 
     plant(open_c, "trap", 3)   # one swap from "tarp"
     plant(open_c, "take", 5)   # more common, but two edits from "tarp"
@@ -39,9 +36,9 @@ def planted(ctx, make):
     plant(open_c, "plan", 2)   # "lpan": the first two letters swapped
     plant(open_c, "loan", 2)   # "lpan": one letter changed, as common as "plan"
     first = db.session.scalar(select(Post.id).where(Post.community_id == open_c.id).order_by(Post.id))
-    comments.add(_u(customer), first, "My stove is brilliant.")  # a word of a comment only
+    comments.add(fresh(customer), first, "My stove is brilliant.")  # a word of a comment only
     search.sync()
-    return {"employee": _u(social), "customer": _u(customer)}
+    return {"employee": fresh(social), "customer": fresh(customer)}
 
 
 @pytest.mark.parametrize("who", ["employee", "customer"])
