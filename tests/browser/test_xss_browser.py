@@ -5,7 +5,7 @@ hovering and focusing everything the payloads could have attached a handler to.
 """
 from __future__ import annotations
 
-from tests.test_proof_xss import WORD, seed
+from tests.content.test_proof_xss import WORD, seed
 
 
 def _visit(page, url: str) -> None:
@@ -48,7 +48,7 @@ def test_no_payload_runs_when_it_arrives_live(live_server, page, sign_in, app, m
     from app.extensions import db
     from app.models import User
     from app.services import chat, comments, jobs
-    from tests.test_proof_xss import CORPUS
+    from tests.content.test_proof_xss import CORPUS
 
     world = seed(app, make)
     dialogs: list[str] = []

@@ -14,7 +14,7 @@ from app.models import User
 from app.search import query as engine
 from app.services import people, search
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_examples() -> list[str]:

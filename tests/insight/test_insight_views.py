@@ -10,7 +10,7 @@ import pytest
 
 from app import clock
 from app.extensions import db
-from tests.test_insight import build_world
+from tests.insight.test_insight import build_world
 
 
 @pytest.fixture

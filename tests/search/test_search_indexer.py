@@ -21,7 +21,7 @@ from app.models import Community, Notification, Post, SearchChange, User
 from app.search import indexer, rebuild, store
 from app.services import search
 
-REPO = str(Path(__file__).resolve().parent.parent)
+REPO = str(Path(__file__).resolve().parents[2])
 
 
 def _world(make, n_posts: int) -> dict:

@@ -179,7 +179,7 @@ def test_unknown_person_is_404(make, login_as):
 # --- departments --------------------------------------------------------------------------
 
 def test_department_create_rename_delete(app, make, login_as):
-    from tests.test_people import edit
+    from tests.people.test_people import edit
 
     admin = make.admin()
     client = login_as(admin)
