@@ -62,10 +62,10 @@ RULES = {
 SKIP = {
     "static": "static files, no user data",
     "chat.socketio_path": "the Socket.IO transport; room joins are proven in test_socket_rooms_follow_the_model",
-    "communities.cover": "needs a stored cover key; cover access is tested in tests/test_communities.py",
-    "people.avatar": "needs a stored avatar key; tested in tests/test_people.py",
+    "communities.cover": "needs a stored cover key; cover access is tested in tests/community/test_communities.py",
+    "people.avatar": "needs a stored avatar key; tested in tests/people/test_people.py",
     "account.download": "an export of the viewer; proven in test_exports_hold_only_the_persons_own_content",
-    "search.edit_saved": "a saved search of the viewer (owner-only); tested in tests/test_search_views.py",
+    "search.edit_saved": "a saved search of the viewer (owner-only); tested in tests/search/test_search_views.py",
     "chat.mention": "a notification of the viewer; proven in test_mentions_notify_only_people_who_can_read",
 }
 

@@ -1,4 +1,4 @@
-"""Proof (issue 7) in a real browser: the XSS corpus of tests/test_proof_xss.py, seeded into
+"""Proof (issue 7) in a real browser: the XSS corpus of tests/content/test_proof_xss.py, seeded into
 posts, comments, profiles, chat, community names, search snippets and notifications, runs no
 script in headless Chromium: window.__xss stays undefined and no dialog opens, also after
 hovering and focusing everything the payloads could have attached a handler to.

@@ -161,7 +161,7 @@ def test_every_socket_event_answers_bad_payloads_with_an_error_ack(app, make):
         return socketio.test_client(app, flask_test_client=client, headers=ORIGIN, auth={"rooms": {room: None}})
 
     sock, other = connect(sender), connect(bystander)
-    state_of(app).limits_on = False  # the corpus sends hundreds of events at once; tests/test_live_sockets checks the limits
+    state_of(app).limits_on = False  # the corpus sends hundreds of events at once; tests/chat_live/test_live_sockets checks the limits
     events = sorted(name for name in socketio.server.handlers["/"] if name not in ("connect", "disconnect", "*"))
     assert {"chat.send", "chat.edit", "join", "typing"} <= set(events)
     answered = 0
