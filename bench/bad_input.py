@@ -1,4 +1,4 @@
-"""Benchmark of the bad-input corpus (issue 13): the sweep of tests/test_bad_input_corpus.py
+"""Benchmark of the bad-input corpus (issue 13): the sweep of tests/platform/test_bad_input_corpus.py
 (every route and method, every field the view reads, every bad value class, bad JSON bodies)
 through the Flask test client on a fresh SQLite file, timed request by request.
 

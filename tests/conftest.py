@@ -12,10 +12,12 @@ import os
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app import clock, create_app
 from app.extensions import db
+from app.models import Community, Membership, Topic, User
+from app.services import chat, comments, communities, experts, ideas, people, posts
 from config import TestConfig
 
 PASSWORD = "correct horse battery"
@@ -133,7 +135,8 @@ def _context(app):
 
 
 class Factory:
-    """Builds people and communities through the services (not raw inserts).
+    """Builds people, communities, topics, posts, ideas, comments, votes, chat messages, experts
+    and profiles through the services (not raw inserts).
 
     Objects are returned loaded; outside a pushed context they are detached copies, fine for
     reading ids and columns in view tests."""
@@ -202,6 +205,84 @@ class Factory:
             person = db.session.get(User, user.id)
             c = db.session.get(Community, community.id)
             return self._done(communities.add_member(staff, c.slug, person, role))
+
+    def topic(self, community, name: str, description: str = "", *, actor=None):
+        """Return a new topic of `community`, created by `actor` (default: the factory's admin).
+
+        Raises what communities.create_topic raises (ValidationError for a bad or taken name)."""
+        with _context(self.app):
+            c = db.session.get(Community, community.id)
+            by = db.session.get(User, actor.id if actor is not None else self.admin_id())
+            return self._done(communities.create_topic(by, c.slug, name, description))
+
+    def post(self, author, community, title: str = "A post to talk about", body: str = "",
+             kind: str = "discussion", topics=None, **extra):
+        """Return a new post by `author` in `community`, made with posts.create.
+
+        `topics` are topic ids; None files it under the community's first topic (none when
+        the community has no topic). `extra` goes to posts.create (files, pending,
+        confirm_sensitive). Raises what posts.create raises."""
+        with _context(self.app):
+            person = db.session.get(User, author.id)
+            c = db.session.get(Community, community.id)
+            if topics is None:
+                first = db.session.scalar(select(Topic.id).where(Topic.community_id == c.id).order_by(Topic.id))
+                topics = [first] if first is not None else []
+            return self._done(posts.create(person, c.slug, kind, title, body, list(topics), **extra))
+
+    def idea(self, author, community, title: str = "Bigger tents please", body: str = "We need **room**.",
+             kind: str = "idea", topics=None, **extra):
+        """Return a new idea (or another `kind`) by `author`.
+
+        Same as `post` otherwise; raises what posts.create raises."""
+        return self.post(author, community, title, body, kind, topics, **extra)
+
+    def comment(self, author, post, body: str = "A comment.", parent=None, **extra):
+        """Return a new comment by `author` on `post` (a reply to `parent`, a Comment, if
+        given), made with comments.add. Raises what comments.add raises."""
+        with _context(self.app):
+            person = db.session.get(User, author.id)
+            parent_id = parent.id if parent is not None else None
+            return self._done(comments.add(person, post.id, body, parent_id, **extra))
+
+    def vote(self, user, post) -> tuple[bool, int]:
+        """Toggle `user`'s vote on the idea `post`; return (voted, vote count) as
+        ideas.toggle_vote does. Raises what it raises (ValidationError for a non-idea)."""
+        with _context(self.app):
+            return ideas.toggle_vote(db.session.get(User, user.id), post.id)
+
+    def chat_message(self, author, community, body: str = "Hello everyone", parent=None, client_key=None):
+        """Return a new chat message by `author` in `community`'s channel (a thread reply to
+        `parent`, a ChatMessage, if given), made with chat.post. Raises what chat.post raises."""
+        with _context(self.app):
+            person = db.session.get(User, author.id)
+            parent_id = parent.id if parent is not None else None
+            message, _created = chat.post(person, community.id, body, parent_id=parent_id, client_key=client_key)
+            return self._done(message)
+
+    def expert(self, community, topic, person, note: str = "", *, actor=None):
+        """Return the assignment making `person` an expert of `topic` (a Topic or its name),
+        made with experts.assign by `actor` (default: the community's first manager).
+        Raises what experts.assign raises."""
+        with _context(self.app):
+            c = db.session.get(Community, community.id)
+            if isinstance(topic, str):
+                t = db.session.scalar(select(Topic).where(Topic.community_id == c.id, Topic.name == topic))
+            else:
+                t = db.session.get(Topic, topic.id)
+            if actor is None:
+                by = db.session.scalar(select(User).join(Membership, Membership.user_id == User.id)
+                                       .where(Membership.community_id == c.id, Membership.role == "manager")
+                                       .order_by(Membership.id))
+            else:
+                by = db.session.get(User, actor.id)
+            return self._done(experts.assign(by, c.slug, t.slug, db.session.get(User, person.id), note))
+
+    def profile(self, user, **fields):
+        """Return `user` with the given profile fields changed through people.update_profile
+        (display_name, job_title, bio, ...). Raises what it raises (ValidationError)."""
+        with _context(self.app):
+            return self._done(people.update_profile(db.session.get(User, user.id), **fields))
 
     def admin_id(self) -> int:
         if not hasattr(self, "_admin_id"):

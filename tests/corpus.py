@@ -1,4 +1,4 @@
-"""The bad-input corpus and the route sweep shared by tests/test_bad_input_corpus.py and
+"""The bad-input corpus and the route sweep shared by tests/platform/test_bad_input_corpus.py and
 bench/bad_input.py (see the test module's docstring)."""
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def sweep(app, client, user, world, token, full: bool = True):
     """Yield (method, path, what, response) for the whole corpus on every route: a plain probe
     (which records the fields the view reads), then each bad value class in every recorded
     field, then (POST) four of the bad JSON bodies, in turn, so every body meets a quarter of
-    the routes (tests/test_bad_input_corpus.py sends each to the JSON endpoint). `full=False`:
+    the routes (tests/platform/test_bad_input_corpus.py sends each to the JSON endpoint). `full=False`:
     only the SAMPLE classes, on every route (a second persona, whose reachable forms are a
     subset of the admin's)."""
     for number, (method, path, endpoint) in enumerate(routes(app, world, user)):

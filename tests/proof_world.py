@@ -1,4 +1,4 @@
-"""A seeded world for the proof tests (tests/test_proof_*.py): one community of each visibility,
+"""A seeded world for the proof tests (tests/*/test_proof_*.py): one community of each visibility,
 each with a manager, a moderator and a member, and inside it a post with an image attachment,
 a comment and a chat message, every text carrying a marker word unique to that visibility
 (so a body can be searched for anything it must not show).

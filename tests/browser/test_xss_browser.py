@@ -1,11 +1,11 @@
-"""Proof (issue 7) in a real browser: the XSS corpus of tests/test_proof_xss.py, seeded into
+"""Proof (issue 7) in a real browser: the XSS corpus of tests/content/test_proof_xss.py, seeded into
 posts, comments, profiles, chat, community names, search snippets and notifications, runs no
 script in headless Chromium: window.__xss stays undefined and no dialog opens, also after
 hovering and focusing everything the payloads could have attached a handler to.
 """
 from __future__ import annotations
 
-from tests.test_proof_xss import WORD, seed
+from tests.content.test_proof_xss import WORD, seed
 
 
 def _visit(page, url: str) -> None:
@@ -48,7 +48,7 @@ def test_no_payload_runs_when_it_arrives_live(live_server, page, sign_in, app, m
     from app.extensions import db
     from app.models import User
     from app.services import chat, comments, jobs
-    from tests.test_proof_xss import CORPUS
+    from tests.content.test_proof_xss import CORPUS
 
     world = seed(app, make)
     dialogs: list[str] = []
