@@ -19,10 +19,7 @@ from app.models import Community, GuidelineAcceptance, User
 from app.services import accounts, comments, communities, moderation, policy, posts, privacy
 from tests.conftest import PASSWORD, login
 from tests.conftest import post as post_form
-
-
-def _u(user):
-    return db.session.get(User, user.id)
+from tests.helpers import fresh
 
 
 def _committed_version(user_id: int) -> int:
@@ -65,7 +62,7 @@ def test_reactions_are_dropped_on_rollback_even_before_any_sql(live):
 
 
 def test_a_failing_reaction_is_logged_and_the_commit_stands(live, make, caplog):
-    user = _u(make.user())
+    user = fresh(make.user())
 
     def boom():
         raise RuntimeError("socket layer down")
@@ -77,7 +74,7 @@ def test_a_failing_reaction_is_logged_and_the_commit_stands(live, make, caplog):
     assert ("after",) in live
     assert "after-commit reaction" in caplog.text
     db.session.expire_all()
-    assert _u(user).display_name == "Renamed"
+    assert fresh(user).display_name == "Renamed"
 
 
 def test_the_live_layer_installs_its_hooks_and_events_imports_no_live_module(app):
@@ -92,14 +89,14 @@ def test_the_live_layer_installs_its_hooks_and_events_imports_no_live_module(app
 # --- accounts -----------------------------------------------------------------------------
 
 def test_sign_out_everywhere_ends_live_sessions_only_after_commit(live, make):
-    user = _u(make.user())
+    user = fresh(make.user())
     before = user.session_version
     accounts.sign_out_everywhere(user)
     assert live == [("emit", "session.ended", f"user:{user.id}"), ("disconnect", user.id, before + 1)]
 
 
 def test_password_change_and_reset_end_live_sessions_after_commit(live, make):
-    user = _u(make.user())
+    user = fresh(make.user())
     with pytest.raises(ValidationError):
         accounts.change_password(user, "not the password", "A much better passphrase 42")
     db.session.rollback()
@@ -117,22 +114,22 @@ def test_password_change_and_reset_end_live_sessions_after_commit(live, make):
 
 
 def test_suspension_ends_live_sessions_after_commit_and_not_when_rolled_back(live, make):
-    admin, user = _u(make.admin()), _u(make.user())
+    admin, user = fresh(make.admin()), fresh(make.user())
     accounts.apply_suspension(admin, user, None, "Spam")  # the caller commits; this one does not
     db.session.rollback()
     assert live == []
-    version = _u(user).session_version
-    accounts.suspend(admin, _u(user), clock.utcnow() + timedelta(days=1), "Spam")
+    version = fresh(user).session_version
+    accounts.suspend(admin, fresh(user), clock.utcnow() + timedelta(days=1), "Spam")
     assert live[-1] == ("disconnect", user.id, version + 1)
     assert ("emit", "session.ended", f"user:{user.id}") in live
 
 
 def test_moderation_account_actions_end_live_sessions_after_commit(live, make):
-    social = _u(make.user("employee", is_global_manager=True))
+    social = fresh(make.user("employee", is_global_manager=True))
     community = make.community("open", manager=social)
-    author = _u(make.user("customer"))
+    author = fresh(make.user("customer"))
     post = posts.create(author, community.slug, "discussion", "Cheap offers", "Buy now")
-    version = _u(author).session_version
+    version = fresh(author).session_version
     live.clear()
     with pytest.raises(ValidationError):
         moderation.act(social, "post", post.id, "suspend", "Spam", until=clock.utcnow() - timedelta(days=1))
@@ -143,34 +140,34 @@ def test_moderation_account_actions_end_live_sessions_after_commit(live, make):
 
 
 def test_closing_an_account_ends_live_sessions_after_commit(live, make):
-    user = _u(make.user("customer"))
+    user = fresh(make.user("customer"))
     with pytest.raises(ValidationError):
         privacy.close_account(user, user, "remove", password="wrong one")
     db.session.rollback()
     assert live == []
-    version = _u(user).session_version
-    privacy.close_account(_u(user), _u(user), "remove", password=PASSWORD)
+    version = fresh(user).session_version
+    privacy.close_account(fresh(user), fresh(user), "remove", password=PASSWORD)
     assert live[-1] == ("disconnect", user.id, version + 1)
 
 
 # --- communities --------------------------------------------------------------------------
 
 def test_leaving_or_being_removed_from_a_private_community_is_told_after_commit(live, make):
-    manager = _u(make.user("employee", is_global_manager=True))
+    manager = fresh(make.user("employee", is_global_manager=True))
     community = make.community("private", manager=manager)
     one, two = make.user("customer"), make.user("customer")
     make.member(community, one)
     make.member(community, two)
     community = db.session.get(Community, community.id)
     live.clear()
-    communities.leave(_u(one), community.slug)
+    communities.leave(fresh(one), community.slug)
     assert ("emit", "community.member_removed", f"user:{one.id}") in live
     communities.remove_member(manager, community.slug, two.id)
     assert ("emit", "community.member_removed", f"user:{two.id}") in live
 
 
 def test_a_refused_removal_tells_nobody(live, make):
-    manager = _u(make.user("employee", is_global_manager=True))
+    manager = fresh(make.user("employee", is_global_manager=True))
     community = make.community("private", manager=manager)
     with pytest.raises(ValidationError):
         communities.leave(manager, community.slug)  # the only manager
@@ -197,13 +194,13 @@ def test_signing_out_disconnects_that_browsers_sockets(app, make, monkeypatch):
 
 @pytest.fixture
 def guided(ctx, make):
-    social = _u(make.user("employee", is_global_manager=True))
+    social = fresh(make.user("employee", is_global_manager=True))
     community = make.community("open")
     member = make.user("customer")
     make.member(community, member)
-    post = posts.create(_u(social), community.slug, "discussion", "Before the rules", "text")
+    post = posts.create(fresh(social), community.slug, "discussion", "Before the rules", "text")
     policy.save(social, "# Be kind\nNo spam.")
-    return {"community": db.session.get(Community, community.id), "member": _u(member), "post": post}
+    return {"community": db.session.get(Community, community.id), "member": fresh(member), "post": post}
 
 
 def _acceptances(user_id: int) -> int:
