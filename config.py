@@ -131,7 +131,7 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     # per network address, FAILED sign-ins only (successful ones never count: an office behind
-    # one address must not lock itself out); the per-account throttles are in app.services.totp
+    # one address must not lock itself out); the per-account throttles are in app.services.people.totp
     RATELIMIT_SIGNIN = os.environ.get("KRING_RATELIMIT_SIGNIN", "300/hour")
     RATELIMIT_SIGNUP = os.environ.get("KRING_RATELIMIT_SIGNUP", "5/minute;30/hour")
     RATELIMIT_RESET = os.environ.get("KRING_RATELIMIT_RESET", "5/minute;20/hour")
@@ -145,7 +145,7 @@ class Config:
     KRING_RATE_2FA = os.environ.get("KRING_RATE_2FA", "10/minute")
     KRING_PROXY_FIX = int(os.environ.get("KRING_PROXY_FIX", "0"))  # number of trusted proxies
 
-    # Pre-moderation (app.services.premoderation): accounts younger than this many days may put at
+    # Pre-moderation (app.services.content.premoderation): accounts younger than this many days may put at
     # most this many links in a post or comment
     NEW_ACCOUNT_DAYS = int(os.environ.get("KRING_NEW_ACCOUNT_DAYS", "7"))
     NEW_ACCOUNT_MAX_LINKS = int(os.environ.get("KRING_NEW_ACCOUNT_MAX_LINKS", "2"))

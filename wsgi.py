@@ -16,7 +16,7 @@ import os
 
 from app import create_app, ready_to_serve
 from app.extensions import socketio
-from app.services import jobs
+from app.services.platform import jobs
 
 app = create_app()
 

@@ -13,7 +13,8 @@ from app.errors import DomainError
 from app.extensions import db
 from app.models import Job
 from app.search.cli import search_cli
-from app.services import accounts, jobs
+from app.services.people import accounts
+from app.services.platform import jobs
 
 
 def register(app: Flask) -> None:

@@ -12,7 +12,7 @@ Rooms (the server puts sockets in them, after app.services.access allowed it):
   community:<id>   the community page and channel   post:<id>        the post page
 
 Payloads are JSON-safe dicts of ids and display fields. HTML in them (body_html,
-response_html) is what app.services.markup rendered and sanitised; clients insert it as is
+response_html) is what app.services.platform.markup rendered and sanitised; clients insert it as is
 and everything else as text. `person` = {id, name, handle, kind, initial, avatar (path|null)}.
 
 Event                    Room            Payload

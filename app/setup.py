@@ -18,10 +18,11 @@ from werkzeug.routing import IntegerConverter
 
 from app import cli, errors, wording
 from app.extensions import csrf, db, limiter, login_manager, migrate, socketio
+from app.inputs import strip_unusable
 from app.models import User
-from app.services import access, markup
-from app.services.inputs import strip_unusable
-from app.services.markup import EMBED_HOSTS
+from app.services import access
+from app.services.platform import markup
+from app.services.platform.markup import EMBED_HOSTS
 from app.views import (
     admin,
     api,
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 
 class CleanMultiDict(ImmutableMultiDict):
     """Form fields and query parameters without the characters the text rule refuses (NUL, lone
-    surrogates, other C0 controls but tab/newline/CR): app.services.inputs.strip_unusable on
+    surrogates, other C0 controls but tab/newline/CR): app.inputs.strip_unusable on
     every text value (uploaded files are left alone)."""
 
     def __init__(self, mapping=None):
@@ -97,15 +98,6 @@ def init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     # job handlers register themselves on import
-    from app.services import (  # noqa: F401
-        experts,
-        fanout,  # noqa: F401 - who is told about new posts and comments
-        insight,  # noqa: F401 - the insight rollup job
-        mail,
-        notifications,
-        privacy,  # noqa: F401 - the data export jobs
-        search,  # noqa: F401 - search change capture, indexer poller, alerts
-    )
 
 
 def init_database(app: Flask) -> None:

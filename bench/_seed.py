@@ -11,7 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import Comment, Community, Membership, Post, Topic, User, post_topics
-from app.services.posts import hot_score
+from app.services.content.posts import hot_score
 
 WORDS = ("tent backpack returns parcel delivery packaging recycled warranty repair zipper waterproof "
          "jacket boots trail camping stove sleeping bag size colour price discount webshop app order "

@@ -61,7 +61,7 @@ def main() -> None:
     from app import clock, create_app
     from app.extensions import db
     from app.models import Escalation, ExpertAssignment, Membership, Post, Topic, User
-    from app.services import experts
+    from app.services.experts import experts
     from config import Config
 
     tmp = Path(tempfile.mkdtemp(prefix="kring-bench-experts-"))

@@ -86,7 +86,7 @@ def seed(sizes: dict, now: datetime) -> dict:
         Vote,
         post_topics,
     )
-    from app.services.posts import hot_score
+    from app.services.content.posts import hot_score
 
     rng = random.Random(8)
     start = now - timedelta(days=365)

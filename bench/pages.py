@@ -69,7 +69,7 @@ def run(args, tmp: Path) -> None:
     from app import create_app
     from app.extensions import db
     from app.models import Post
-    from app.services import posts as posts_service
+    from app.services.content import posts as posts_service
     from config import Config
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp / 'bench.db'}", INSTANCE_DIR=tmp,

@@ -73,7 +73,7 @@ def seed(db, sizes: dict, rng: random.Random, words: Words) -> dict:
     from sqlalchemy import insert, select
 
     from app.models import Community, Membership, Post, Topic, User, post_topics
-    from app.services.posts import hot_score
+    from app.services.content.posts import hot_score
 
     start = datetime(2025, 1, 1)
     with Timer("people"):
@@ -268,7 +268,8 @@ def freshness_bench(app, db, viewers: dict, seconds: float, rate: float) -> dict
 
     from app.models import Community, Topic, User
     from app.search import store
-    from app.services import jobs, posts
+    from app.services.content import posts
+    from app.services.platform import jobs
 
     with app.app_context():  # the periodic jobs' first runs (rollups over the whole corpus) come first
         jobs.tick()

@@ -17,7 +17,11 @@ from sqlalchemy import select, text
 from app import clock, create_app
 from app.extensions import db
 from app.models import Community, Membership, Topic, User
-from app.services import chat, comments, communities, experts, ideas, people, posts
+from app.services import chat
+from app.services.community import communities
+from app.services.content import comments, ideas, posts
+from app.services.experts import experts
+from app.services.people import people
 from config import TestConfig
 
 PASSWORD = "correct horse battery"
@@ -71,7 +75,7 @@ def _empty_pg() -> None:
 @pytest.fixture
 def app(tmp_path, _pg_schema):
     """A Kring app on a fresh database, with its instance folder in tmp_path."""
-    from app.services import mail
+    from app.services.platform import mail
 
     url = _pg_schema or f"sqlite:///{tmp_path / 'kring.db'}"
     application = create_app(
@@ -93,7 +97,7 @@ def app(tmp_path, _pg_schema):
     live = application.extensions.get("kring_live")
     if live is not None:
         assert live.stop(), "the live upkeep loop did not stop"
-    from app.services import reads
+    from app.services.content import reads
 
     reads.flush(application)  # queued read markers, before the database goes
     with application.app_context():
@@ -155,7 +159,7 @@ class Factory:
     def user(self, kind: str = "employee", *, email: str | None = None, name: str | None = None,
              verified: bool = True, is_admin: bool = False, is_global_manager: bool = False,
              department=None, **extra):
-        from app.services import accounts
+        from app.services.people import accounts
 
         self._n += 1
         domain = {"employee": "acme.example", "customer": "customer.example",
@@ -178,7 +182,7 @@ class Factory:
         A plain employee can be named manager: the factory's admin creates the community,
         appoints them and steps out again."""
         from app.models import User
-        from app.services import communities
+        from app.services.community import communities
 
         self._n += 1
         with _context(self.app):
@@ -198,7 +202,7 @@ class Factory:
     def member(self, community, user, role: str = "member"):
         """Make `user` a member of `community` with `role` (added by a staff account)."""
         from app.models import Community, User
-        from app.services import communities
+        from app.services.community import communities
 
         with _context(self.app):
             staff = db.session.get(User, self.admin_id())

@@ -64,7 +64,8 @@ def build(app, make, *, moderation: bool = False) -> World:
     from werkzeug.datastructures import FileStorage
 
     from app.models import Attachment, Topic, User
-    from app.services import chat, comments, posts
+    from app.services import chat
+    from app.services.content import comments, posts
 
     people = {"customer": make.user("customer", name="Cora Customer"),
               "partner": make.user("partner", name="Paul Partner"),
@@ -106,7 +107,9 @@ def _moderated(app, place: Place, admin, mention=()) -> None:
     notifications went out: each mentions the people in `mention`)."""
     from app import clock
     from app.models import Post, User
-    from app.services import chat, comments, jobs, moderation, posts
+    from app.services import chat, moderation
+    from app.services.content import comments, posts
+    from app.services.platform import jobs
 
     m = MOD_MARKERS
     with app.app_context():

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import Community, Topic, User
-from app.services import chat, jobs
+from app.services import chat
+from app.services.platform import jobs
 
 # community slug, [(minutes before now, author, text, reply to index or None)]
 CONVERSATIONS = [

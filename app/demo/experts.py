@@ -16,7 +16,9 @@ from sqlalchemy import select, update
 from app import clock
 from app.extensions import db
 from app.models import Community, Topic, User
-from app.services import comments, experts, jobs, posts
+from app.services.content import comments, posts
+from app.services.experts import experts
+from app.services.platform import jobs
 
 # community slug -> {topic name: [(expert, note)]}; Release notes stays without an expert
 EXPERTS = {

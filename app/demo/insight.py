@@ -52,8 +52,9 @@ from app.models import (
     Visibility,
     Vote,
 )
-from app.services import insight, markup
-from app.services.posts import hot_score
+from app.services import insight
+from app.services.content.posts import hot_score
+from app.services.platform import markup
 
 WEEKS = 26
 PILOT = {"customer-ideas", "returns-service", "it-helpdesk"}

@@ -13,7 +13,9 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import ChatMessage, Comment, Community, Post, Topic, User, UserKind
-from app.services import comments, moderation, policy, posts, premoderation
+from app.services import moderation
+from app.services.community import policy
+from app.services.content import comments, posts, premoderation
 
 GUIDELINES = """\
 ## How we talk with each other on Kring

@@ -25,19 +25,10 @@ from app.demo.content import POSTS
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Community, Post, PostKind, Topic, User, UserKind
-from app.services import (
-    accounts,
-    asks,
-    comments,
-    communities,
-    departments,
-    ideas,
-    invitations,
-    jobs,
-    people,
-    posts,
-    settings,
-)
+from app.services.community import communities, departments, invitations
+from app.services.content import asks, comments, ideas, posts
+from app.services.people import accounts, people
+from app.services.platform import jobs, settings
 
 DEMO_PASSWORD = "kring-demo-2026"
 

@@ -6,7 +6,7 @@
    refused socket is disconnected);
 2. accepts exactly one JSON object, at most `max_bytes` long (else "bad_request"/"too_large"),
    whose text follows the text rule and whose numbers fit a 64-bit column
-   (app.services.inputs.check_payload; else "invalid" naming the key);
+   (app.inputs.check_payload; else "invalid" naming the key);
 3. counts the event against the person's rate limit (else "rate_limited" with retry_after);
 4. calls the handler with (user, data) and answers its dict as the ack;
 5. turns domain errors into error acks (ValidationError -> "invalid" with field errors,
@@ -28,11 +28,10 @@ import time
 from flask import current_app, request
 from flask_login import current_user
 
-from app import events
+from app import events, inputs
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db, socketio
 from app.live.manager import state_of
-from app.services import inputs
 
 log = logging.getLogger(__name__)
 

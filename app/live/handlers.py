@@ -29,7 +29,7 @@ from flask_login import current_user
 from flask_socketio import join_room, rooms
 from sqlalchemy import select
 
-from app import events
+from app import events, inputs
 from app.errors import DomainError, ValidationError
 from app.extensions import db, socketio
 from app.live import chat as _chat_handlers  # noqa: F401 - registers the chat.* events
@@ -37,7 +37,7 @@ from app.live import patches as _patches  # noqa: F401 - polling responses pytho
 from app.live.guard import error, live_event, ok, person
 from app.live.manager import NAMESPACE, state_of
 from app.models import User
-from app.services import chat, inputs
+from app.services import chat
 
 log = logging.getLogger(__name__)
 

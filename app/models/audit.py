@@ -1,5 +1,5 @@
 """The audit log: one append-only row per staff action (who, what, on what, before/after, why,
-from where, when). Rows are written by app.services.audit.record and never changed or removed:
+from where, when). Rows are written by app.services.platform.audit.record and never changed or removed:
 the model refuses updates and deletes at flush time."""
 from __future__ import annotations
 

@@ -186,7 +186,7 @@ class StatusChange(db.Model):
 
 
 class Attachment(db.Model):
-    """An image or video attached to a post or a comment (files live in app.services.storage)."""
+    """An image or video attached to a post or a comment (files live in app.services.platform.storage)."""
 
     __tablename__ = "attachments"
 
@@ -204,7 +204,7 @@ class Attachment(db.Model):
     original_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.utcnow)
     # A pending upload (kept from a form that was refused, not yet on a post or comment): the
-    # token the form sends back to claim it; None once attached (app.services.attachments.hold)
+    # token the form sends back to claim it; None once attached (app.services.content.attachments.hold)
     pending_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
 

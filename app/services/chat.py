@@ -25,11 +25,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from app import clock, events
+from app import clock, events, inputs
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import ChatMention, ChatMessage, Comment, Community, Notification, Post, PostKind, User
-from app.services import access, inputs, jobs, markup
+from app.services import access
+from app.services.platform import jobs, markup
 
 BODY_MAX = 4_000
 PAGE_SIZE = 50
@@ -147,7 +148,7 @@ def post(author, community_id, body, *, parent_id=None, client_key=None) -> tupl
         if existing is None:
             raise
         return existing, False
-    from app.services import policy
+    from app.services.community import policy
 
     policy.require_accepted(author, acc.community.id)  # the social policy, accepted before writing
     parent = None
@@ -240,7 +241,7 @@ def promote(actor, message_id, kind: str, title: str, body: str, topic_ids=()) -
     """Turn a message into a post of `kind` (discussion, idea or question) in the same community,
     written by `actor` (the author or a moderator). The message links to the post from then on.
     Raises NotFound, Forbidden, ValidationError (the post's fields, already promoted)."""
-    from app.services import posts
+    from app.services.content import posts
 
     acc, message = access.chat_message_for(actor, message_id)
     if message.deleted_at is not None:

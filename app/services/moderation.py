@@ -38,7 +38,10 @@ from app.models import (
     User,
 )
 from app.models.moderation import REPORT_CATEGORIES, TARGET_TYPES
-from app.services import access, accounts, audit, fanout, markup
+from app.services import access
+from app.services.content import fanout
+from app.services.people import accounts
+from app.services.platform import audit, markup
 
 REASON_MAX = 500
 TEXT_MAX = 2000
@@ -399,7 +402,7 @@ def _after_change(target: Target, action: str) -> None:
         elif action in {"restore", "approve", "edit"}:
             events.comment_updated(target.obj, target.post)
         if action == "approve":
-            from app.services.comments import bump_count
+            from app.services.content.comments import bump_count
 
             bump_count(Post, target.post, "comment_count", 1)
             fanout.after_comment(target.obj)
@@ -432,7 +435,7 @@ def _move(actor, post: Post, to_slug: str | None) -> dict:
 def _edit(actor, target: Target, title: str | None, body: str | None, reason: str, now: datetime) -> dict:
     obj = target.obj
     if target.type == "post":
-        from app.services.posts import clean_fields
+        from app.services.content.posts import clean_fields
 
         _kind, title, body = clean_fields(obj.kind, title if title is not None else obj.title,
                                     body if body is not None else obj.body)
@@ -442,7 +445,7 @@ def _edit(actor, target: Target, title: str | None, body: str | None, reason: st
                                 reason=reason, created_at=now))
         obj.title, obj.body, obj.body_html, obj.edited_at = title, body, markup.to_html(body, embeds=True), now
         return {"title": title}
-    from app.services.comments import clean_body
+    from app.services.content.comments import clean_body
 
     body = clean_body(body if body is not None else obj.body)
     if body == obj.body:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from app import clock, events
+from app import clock, events, inputs
 from app.extensions import db
 from app.models import Comment, Community, Notification, NotificationSetting, Post, User
-from app.services import access, inputs, mail
+from app.services import access
+from app.services.platform import mail
 
 KINDS: dict[str, str] = {
     "mention": "Someone mentions you",

@@ -26,7 +26,7 @@ from sqlalchemy import and_, case, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from app import clock
+from app import clock, inputs
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import (
@@ -52,7 +52,9 @@ from app.search import indexer, registry, store
 from app.search import query as engine
 from app.search.alerts import Standing, percolate
 from app.search.documents import moment, plain
-from app.services import access, inputs, jobs, notifications, people
+from app.services import access, notifications
+from app.services.people import people
+from app.services.platform import jobs
 
 log = logging.getLogger(__name__)
 
@@ -497,7 +499,7 @@ class SimilarPost:
 def similar_posts(viewer, title: str, *, limit: int = 5) -> list[SimilarPost]:
     """Live posts like `title` (being typed for a new post) that the viewer may read, best first,
     with whether the viewer could vote for them instead. Empty while the index is unavailable."""
-    from app.services import ideas
+    from app.services.content import ideas
 
     title = " ".join((title or "").split())[:200]
     if len(title) < 3 or not access.is_active_account(viewer):

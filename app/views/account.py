@@ -29,7 +29,8 @@ from wtforms import BooleanField, PasswordField, RadioField, SelectChoice, Strin
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import User
-from app.services import access, privacy, totp
+from app.services import access
+from app.services.people import privacy, totp
 from app.views.auth import sign_in
 from app.views.helpers import KringForm, Required, apply_errors, rate_limited, safe_next
 

@@ -14,7 +14,10 @@ from wtforms.validators import DataRequired, Optional
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.services import access, accounts, admin, departments, privacy, settings
+from app.services import access
+from app.services.community import departments
+from app.services.people import accounts, privacy
+from app.services.platform import admin, settings
 from app.views.helpers import KringForm, Required, apply_errors, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -7,8 +7,10 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask_login import current_user, login_required
 
-from app.services import access, markup
-from app.services import mentions as mention_service
+from app import inputs
+from app.services import access
+from app.services.content import mentions as mention_service
+from app.services.platform import markup
 from app.views.helpers import BadJSON, json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -30,7 +32,7 @@ def preview():
     text = request.form.get("body") or data.get("body") or ""
     if not isinstance(text, str):
         return {"errors": {"body": "The body must be a string."}}, 400
-    problem = markup.text_problem(text)
+    problem = inputs.text_problem(text)
     if problem:
         return {"errors": {"body": problem}}, 400
     if len(text) > 20_000:

@@ -38,7 +38,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.errors import Throttled, ValidationError
 from app.extensions import db, limiter
 from app.models import User
-from app.services import access, accounts, communities, invitations, mail, settings, totp
+from app.services import access
+from app.services.community import communities, invitations
+from app.services.people import accounts, totp
+from app.services.platform import mail, settings
 from app.views.helpers import KringForm, Required, apply_errors, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -58,7 +61,7 @@ def _signin_failed(response) -> bool:
 # The per-address ceiling of sign-in: counts FAILED sign-ins only (wrong email or password),
 # so the people of one office behind one address never use it up by signing in; a
 # password-spraying address (one guess each for many accounts) reaches it. The per-account
-# throttles (app.services.totp.signin_keys) stop guessing at one account.
+# throttles (app.services.people.totp.signin_keys) stop guessing at one account.
 _signin_ceiling = limiter.limit(lambda: current_app.config["RATELIMIT_SIGNIN"], methods=["POST"],
                                 deduct_when=_signin_failed)
 

@@ -16,12 +16,13 @@ from flask_login import current_user, login_required, user_logged_out
 from wtforms import HiddenField, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app import events
+from app import events, inputs
 from app.errors import Forbidden, NotFound, ValidationError
 from app.events import SESSION_TOKEN
 from app.extensions import db
 from app.models import PostKind
-from app.services import access, chat, ideas, inputs
+from app.services import access, chat
+from app.services.content import ideas
 from app.views.helpers import KringForm, Required, apply_errors
 
 bp = Blueprint("chat", __name__)

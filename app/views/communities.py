@@ -11,7 +11,9 @@ from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectFi
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import JoinRequest
-from app.services import access, communities, follows, policy, posts
+from app.services import access
+from app.services.community import communities, follows, policy
+from app.services.content import posts
 from app.views.helpers import KringForm, Required, apply_errors, page_arg, send_upload
 
 bp = Blueprint("communities", __name__)

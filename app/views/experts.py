@@ -9,9 +9,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms import HiddenField, StringField
 
+from app import inputs
 from app.errors import ValidationError
 from app.extensions import db
-from app.services import access, departments, expert_reports, experts, inputs
+from app.services import access
+from app.services.community import departments
+from app.services.experts import expert_reports, experts
 from app.views.helpers import KringForm, Required, apply_errors, id_arg, page_arg
 
 bp = Blueprint("experts", __name__)

@@ -5,7 +5,7 @@ that is not a stored image or video type, answers 404. Responses are inline, nos
 cached and support Range requests (video seeking).
 
 POST /files/<id>/remove (CSRF) removes an attachment for whoever may edit its post or comment
-(app.services.attachments.remove), then goes back to `next` (a local address) or the post.
+(app.services.content.attachments.remove), then goes back to `next` (a local address) or the post.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_login import current_user, login_required
 from werkzeug.utils import secure_filename
 
-from app.services import attachments, storage
+from app.services.content import attachments
+from app.services.platform import storage
 from app.views.helpers import safe_next
 
 bp = Blueprint("files", __name__)

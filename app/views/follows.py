@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request
 from flask_login import current_user, login_required
 
+from app import inputs
 from app.errors import ValidationError
-from app.services import follows, inputs
+from app.services.community import follows
 from app.views.helpers import safe_next
 
 bp = Blueprint("follows", __name__)

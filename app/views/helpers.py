@@ -15,10 +15,12 @@ from flask_wtf.form import _Auto as _AUTO
 from flask_wtf.form import _is_submitted
 from werkzeug.datastructures import ImmutableMultiDict
 
-from app import clock
+from app import clock, inputs
 from app.errors import ValidationError
 from app.extensions import db, limiter
-from app.services import access, attachments, inputs, markup, storage
+from app.services import access
+from app.services.content import attachments
+from app.services.platform import storage
 from app.wording import plural
 
 SAFE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
@@ -58,7 +60,7 @@ def rate_limited(config_key: str, methods: tuple[str, ...] = ("POST",), exempt_w
 
 
 class KringForm(FlaskForm):
-    """The base of every form: FlaskForm (CSRF) plus the input rules of app.services.inputs,
+    """The base of every form: FlaskForm (CSRF) plus the input rules of app.inputs,
     checked once for every field of every form: a whole number beyond a 64-bit column and text
     the text rule refuses get the field's error (form fields arriving over HTTP are already
     cleaned by app.setup.KringRequest; this also covers data given to a form otherwise)."""
@@ -90,7 +92,7 @@ class KringForm(FlaskForm):
             for value in values:
                 problem = None
                 if isinstance(value, str):
-                    problem = markup.text_problem(value)
+                    problem = inputs.text_problem(value)
                 elif isinstance(value, int) and not isinstance(value, bool) and not inputs.MIN_INT <= value <= inputs.MAX_ID:
                     problem = "The number is too large."
                 if problem:
@@ -112,7 +114,7 @@ def apply_errors(form: FlaskForm, exc: ValidationError) -> None:
 
 def pending_uploads() -> list[str]:
     """Tokens of the pending uploads a form carries back (files kept from a refused or
-    previewed submit, app.services.attachments.hold), less the ones ticked "remove" (those
+    previewed submit, app.services.content.attachments.hold), less the ones ticked "remove" (those
     are deleted now)."""
     removed = set(request.form.getlist("unattach"))
     for token in removed:
@@ -153,7 +155,7 @@ def page_arg(name: str = "page") -> int:
 
 def id_arg(name: str) -> int | None:
     """The id in query parameter `name` (a filter, a cursor), or None when it is missing or not
-    an id (app.services.inputs.id_or_none: never beyond 2^63 - 1)."""
+    an id (app.inputs.id_or_none: never beyond 2^63 - 1)."""
     return inputs.id_or_none(request.args.get(name))
 
 

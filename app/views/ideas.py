@@ -8,7 +8,8 @@ from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.services import access, ideas
+from app.services import access
+from app.services.content import ideas
 from app.views.helpers import KringForm, apply_errors, page_arg, rate_limited, safe_next
 from app.views.posts import post_view
 from app.wording import plural

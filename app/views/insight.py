@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice, SelectField, StringField
 
 from app.models import UserKind
-from app.services import departments, insight
+from app.services import insight
+from app.services.community import departments
 from app.services.insight import report
 from app.views.helpers import KringForm, header_roles
 from app.wording import plural

@@ -6,7 +6,8 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from app.extensions import db
-from app.services import asks, communities, posts
+from app.services.community import communities
+from app.services.content import asks, posts
 
 bp = Blueprint("main", __name__)
 

@@ -1,7 +1,7 @@
 """Moderation pages: report something, the moderation queue, one target with its reports,
 history and actions, internal notes on posts, pre-moderation rules and settings, and the
 admins' audit log (/admin/audit). Thin: the rules live in app.services.moderation,
-app.services.premoderation and app.services.audit."""
+app.services.content.premoderation and app.services.platform.audit."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,7 +14,9 @@ from wtforms.validators import Optional
 from app.errors import ValidationError
 from app.extensions import db
 from app.models.moderation import REPORT_CATEGORIES, TARGET_TYPES
-from app.services import access, audit, moderation, premoderation
+from app.services import access, moderation
+from app.services.content import premoderation
+from app.services.platform import audit
 from app.views.helpers import KringForm, Required, apply_errors, rate_limited
 
 bp = Blueprint("moderation", __name__)

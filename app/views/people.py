@@ -9,7 +9,9 @@ from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import UserKind
-from app.services import access, departments, people
+from app.services import access
+from app.services.community import departments
+from app.services.people import people
 from app.views.helpers import KringForm, Required, apply_errors, id_arg, page_arg, send_upload
 
 bp = Blueprint("people", __name__)

@@ -9,7 +9,8 @@ from wtforms import BooleanField, StringField, TextAreaField
 
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
-from app.services import access, policy
+from app.services import access
+from app.services.community import policy
 from app.views.helpers import KringForm, Required, apply_errors, safe_next
 
 bp = Blueprint("policy", __name__)

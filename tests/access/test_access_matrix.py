@@ -116,7 +116,7 @@ def _secret_content(app, make, community, people):
 
     from app.extensions import db
     from app.models import Topic, User
-    from app.services import comments, posts
+    from app.services.content import comments, posts
 
     with app.app_context():
         author = db.session.get(User, people["manager"].id)

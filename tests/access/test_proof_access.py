@@ -265,7 +265,9 @@ def test_mentions_notify_only_people_who_can_read(app, make):
     """@mentions of every persona in a post, a comment and a chat message in each community:
     only those who may read that community are told, and /chat/mentions/<id> opens only one's own."""
     from app.models import ChatMention, Notification, User
-    from app.services import chat, comments, jobs, posts
+    from app.services import chat
+    from app.services.content import comments, posts
+    from app.services.platform import jobs
 
     world = pw.build(app, make)
     outsiders = {k: world.people[k] for k in ("customer", "partner", "employee", "admin")}
@@ -355,7 +357,10 @@ def test_exports_hold_only_the_persons_own_content(app, make):
     """Each export holds the person's own posts, comments and messages and nobody else's; the
     download of someone else's export is not found."""
     from app.models import DataExport, User
-    from app.services import chat, comments, jobs, privacy
+    from app.services import chat
+    from app.services.content import comments
+    from app.services.people import privacy
+    from app.services.platform import jobs
 
     world = pw.build(app, make)
     member = world.places["open"].people["member"]
@@ -368,7 +373,7 @@ def test_exports_hold_only_the_persons_own_content(app, make):
             exports[who.id] = privacy.request_export(who).id
         jobs.drain()
         paths = {}
-        from app.services import storage
+        from app.services.platform import storage
         for uid, eid in exports.items():
             export = db.session.get(DataExport, eid)
             assert export.status == "ready"
@@ -398,7 +403,8 @@ def test_notifications_about_moderated_content_disappear(app, make):
     chat-mention link shows nothing of the hidden message. (Found by this proof: held posts and
     hidden/deleted chat messages stayed visible in notifications.)"""
     from app.models import Notification, User
-    from app.services import chat, jobs, notifications
+    from app.services import chat, notifications
+    from app.services.platform import jobs
 
     world = pw.build(app, make, moderation=True)
     customer = world.people["customer"]
@@ -457,7 +463,9 @@ def test_saved_search_alerts_follow_the_model(app, make):
     posts, not of a post held for review, not of a hidden comment."""
     from app import clock
     from app.models import Comment, Notification, Post, User
-    from app.services import comments, jobs, posts, search
+    from app.services import search
+    from app.services.content import comments, posts
+    from app.services.platform import jobs
 
     world = pw.build(app, make)
     pw.sync_search(app)

@@ -11,7 +11,7 @@ import hashlib
 from sqlalchemy import select
 
 from app.extensions import db
-from app.services import reads
+from app.services.content import reads
 from tests import proof_world as pw
 from tests.conftest import csrf_token, login
 
@@ -21,7 +21,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # marker or a usage statistic by design; listed here so that any other GET write fails.
 KNOWN_GET_WRITES = {
     "posts.show": ({"post_reads", "posts"}, "unread markers and the view counter (posts.view_count), "
-                   "queued and written in batches after the request (app.services.reads)"),
+                   "queued and written in batches after the request (app.services.content.reads)"),
     "search.index": ({"search_log"}, "the search log behind 'popular queries' (only with a query)"),
 }
 

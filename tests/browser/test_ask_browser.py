@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.models import Topic, User
-from app.services import experts, posts
+from app.services.content import posts
+from app.services.experts import experts
 
 
 def test_a_customer_asks_an_expert_and_a_colleague_and_the_expert_hears_of_it_live(

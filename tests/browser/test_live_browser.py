@@ -9,7 +9,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Post, User
-from app.services import posts
+from app.services.content import posts
 
 
 @pytest.fixture
@@ -133,7 +133,8 @@ def test_two_people_see_each_other_live_and_nothing_is_lost_offline(
 
 def test_an_idea_page_follows_votes_the_official_response_and_notifications(app, make, live_server, page, page_errors,
                                                                             sign_in):
-    from app.services import ideas, jobs
+    from app.services.content import ideas
+    from app.services.platform import jobs
 
     manager, author, voter = make.user("employee", name="Mia Manager"), make.user("employee"), make.user("employee")
     community = make.community("open", manager=manager)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Topic, User
-from app.services import comments, posts
+from app.services.content import comments, posts
 
 
 @pytest.fixture

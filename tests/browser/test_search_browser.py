@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.models import Topic
-from app.services import posts, search
+from app.services import search
+from app.services.content import posts
 
 
 def _seed(app, make):

@@ -47,7 +47,9 @@ def test_no_payload_runs_when_it_arrives_live(live_server, page, sign_in, app, m
     from app.errors import ValidationError
     from app.extensions import db
     from app.models import User
-    from app.services import chat, comments, jobs
+    from app.services import chat
+    from app.services.content import comments
+    from app.services.platform import jobs
     from tests.content.test_proof_xss import CORPUS
 
     world = seed(app, make)

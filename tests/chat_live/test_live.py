@@ -7,7 +7,7 @@ from datetime import timedelta
 from app import clock
 from app.extensions import db, socketio
 from app.models import User
-from app.services import accounts
+from app.services.people import accounts
 
 ORIGIN = {"Origin": "http://127.0.0.1:5000"}
 

@@ -12,7 +12,10 @@ from app import clock, events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import ChatMessage, Notification, Post
-from app.services import chat, comments, communities, jobs, notifications, posts
+from app.services import chat, notifications
+from app.services.community import communities
+from app.services.content import comments, posts
+from app.services.platform import jobs
 from tests.helpers import fresh
 
 
@@ -257,7 +260,7 @@ def test_a_message_becomes_a_post_for_its_author_or_a_moderator(ctx, make, sent)
 def test_posts_comments_and_ideas_publish_their_live_events(ctx, make, sent):
     manager, alice, bob = make.user("employee"), make.user("employee"), make.user("employee")
     c = make.community("open", manager=manager)
-    from app.services import ideas
+    from app.services.content import ideas
 
     idea = posts.create(fresh(alice), c.slug, "idea", "Solar chargers please", "body")
     comment = comments.add(fresh(bob), idea.id, "yes!")

@@ -40,7 +40,7 @@ def _world(make, app, visibility: str) -> World:
     make.member(c, cast["moderator"], role="moderator")
     if visibility == "private":
         make.member(c, cast["employee"])
-    from app.services import posts
+    from app.services.content import posts
 
     with app.app_context():
         post_id = posts.create(db.session.get(User, cast["writer"].id), c.slug, "discussion", "Plans", "x").id
@@ -183,7 +183,7 @@ def test_a_moderator_made_member_leaves_the_room_of_a_hidden_post(app, make, con
 
 
 def test_the_service_that_changes_visibility_narrows_too(app, make, connect):
-    from app.services import communities
+    from app.services.community import communities
 
     world = _world(make, app, "open")
     room = f"community:{world.community.id}"

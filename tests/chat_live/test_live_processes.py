@@ -15,7 +15,9 @@ import pytest
 from app import events
 from app.extensions import db
 from app.models import ChatMessage, Community, User, Visibility
-from app.services import accounts, chat, communities
+from app.services import chat
+from app.services.community import communities
+from app.services.people import accounts
 from tests.conftest import REDIS_URL, Factory
 from tests.live_servers import LiveClient, Server, make_app, session_cookie, wait_for
 

@@ -234,7 +234,8 @@ def test_presence_and_typing(app, make, connect):
 
 
 def test_a_person_removed_from_a_private_community_leaves_its_rooms_at_once(app, make, connect):
-    from app.services import communities, posts
+    from app.services.community import communities
+    from app.services.content import posts
 
     manager, alice, bob = make.user("employee"), make.user("employee"), make.user("employee")
     c = make.community("private", manager=manager)
@@ -288,7 +289,8 @@ def test_signing_out_ends_that_browsers_sockets_only(app, make):
 
 
 def test_services_reach_the_pages_that_show_them(app, make, connect):
-    from app.services import comments, ideas, jobs, posts
+    from app.services.content import comments, ideas, posts
+    from app.services.platform import jobs
 
     manager, alice, bob = make.user("employee"), make.user("employee"), make.user("employee")
     c = make.community("open", manager=manager)

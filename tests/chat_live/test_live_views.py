@@ -7,7 +7,9 @@ import re
 
 from app.extensions import db
 from app.models import ChatMessage, Notification, Post, User
-from app.services import chat, jobs, posts
+from app.services import chat
+from app.services.content import posts
+from app.services.platform import jobs
 from tests.conftest import post
 
 
@@ -156,7 +158,7 @@ def test_pages_name_their_rooms_for_the_live_script(app, make, login_as):
 
 
 def test_the_comment_fragment_is_the_viewers_own_and_guarded(app, make, login_as):
-    from app.services import comments
+    from app.services.content import comments
 
     alice, bob = make.user("employee"), make.user("employee")
     customer = make.user("customer")
@@ -172,7 +174,7 @@ def test_the_comment_fragment_is_the_viewers_own_and_guarded(app, make, login_as
 def test_the_vote_box_fragment_is_the_viewers_own_and_guarded(app, make, login_as):
     """What live.js puts in place after idea.voted: the count for everyone, the viewer's own
     vote, and the voter breakdown only for those who may see voters."""
-    from app.services import ideas
+    from app.services.content import ideas
 
     manager = make.user("employee", is_global_manager=True)
     c = make.community("open", manager=manager)

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import JoinRequest, Membership
-from app.services import access, communities
+from app.services import access
+from app.services.community import communities
 from tests.conftest import post
 from tests.helpers import fresh
 
@@ -285,7 +286,8 @@ def _tabs(html: str) -> list[tuple[str, str, bool]]:
 @pytest.mark.parametrize("visibility", ["open", "internal", "private"])
 @pytest.mark.parametrize("who", ["member", "manager"])
 def test_every_tab_opens_its_own_page_and_marks_itself_current(app, make, login_as, visibility, who):
-    from app.services import experts, policy
+    from app.services.community import policy
+    from app.services.experts import experts
 
     manager = make.user("employee", name="Mia Manager")
     community = make.community(visibility, manager=manager, topics=("Returns",))

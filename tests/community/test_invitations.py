@@ -12,7 +12,9 @@ from app import clock
 from app.errors import Forbidden, Gone, NotFound, ValidationError
 from app.extensions import db
 from app.models import Invitation, Membership, User, UserKind
-from app.services import accounts, invitations, jobs, mail
+from app.services.community import invitations
+from app.services.people import accounts
+from app.services.platform import jobs, mail
 from tests.conftest import PASSWORD, post
 from tests.helpers import fresh
 

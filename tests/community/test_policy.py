@@ -6,7 +6,9 @@ import pytest
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Community, GuidelineVersion, User
-from app.services import chat, comments, policy, posts
+from app.services import chat
+from app.services.community import policy
+from app.services.content import comments, posts
 from tests.conftest import post as post_form
 from tests.helpers import fresh
 

@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Attachment, Comment, Community, Notification, Post, Topic, User
-from app.services import attachments, comments, posts
+from app.services.content import attachments, comments, posts
 from tests.conftest import post as post_form
 from tests.helpers import fresh
 
@@ -570,7 +570,7 @@ def test_a_refused_post_form_keeps_its_file_and_the_next_submit_attaches_it(app,
 def test_every_refusal_of_the_post_form_keeps_the_file(app, make, login_as):
     """The guidelines not accepted, a missing topic, the personal-data warning: the file stays
     through each, without being chosen again, and lands on the post."""
-    from app.services import policy
+    from app.services.community import policy
 
     social = make.user("employee", is_global_manager=True)
     with app.app_context():
@@ -602,7 +602,7 @@ def test_every_refusal_of_the_comment_form_keeps_the_file(app, make, login_as):
     """The comment form, like the post form: an empty text, the guidelines not accepted, the
     personal-data warning; the chosen file stays attached through each (its name shown with a
     "remove" box, sent back as a token) and lands on the comment."""
-    from app.services import policy
+    from app.services.community import policy
 
     social = make.user("employee", is_global_manager=True)
     with app.app_context():

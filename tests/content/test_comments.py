@@ -13,7 +13,10 @@ from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Comment, Community, Post, Revision, User
-from app.services import access, comments, follows, jobs, posts
+from app.services import access
+from app.services.community import follows
+from app.services.content import comments, posts
+from app.services.platform import jobs
 from tests.conftest import post as post_form
 from tests.helpers import fresh, notes_of
 
@@ -445,7 +448,8 @@ def test_post_page_queries_do_not_grow_with_comments(app, make, site, login_as, 
 
 def test_editing_a_comment_notifies_people_newly_mentioned_once(ctx, make):
     from app.models import Community, Notification, Topic, User
-    from app.services import comments, jobs, posts
+    from app.services.content import comments, posts
+    from app.services.platform import jobs
 
     manager = make.user("employee", is_global_manager=True)
     c = make.community("open", manager=manager, topics=("General",))

@@ -11,7 +11,10 @@ from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, Follow, Post, StatusChange, User, Vote
-from app.services import access, communities, follows, ideas, jobs, posts
+from app.services import access
+from app.services.community import communities, follows
+from app.services.content import ideas, posts
+from app.services.platform import jobs
 from tests.conftest import post as post_form
 from tests.helpers import fresh, notes_of
 
@@ -458,7 +461,7 @@ def test_duplicate_page_redirects_normal_viewers(site, login_as, app, make):
 
 
 def test_votes_by_segment_count_kinds_organisations_and_departments(world, make):
-    from app.services import departments
+    from app.services.community import departments
 
     idea = make.idea(world["member"], world["community"])
     admin = fresh(make.admin())

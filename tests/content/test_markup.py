@@ -1,4 +1,4 @@
-"""Markdown to safe HTML (app.services.markup): an XSS corpus and a fuzzer through to_html, mentions
+"""Markdown to safe HTML (app.services.platform.markup): an XSS corpus and a fuzzer through to_html, mentions
 only outside code, and video embeds only for allowed providers from a validated id."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.services import markup
+from app.services.platform import markup
 
 REL = "nofollow ugc noopener"
 BAD_SCHEMES = ("javascript:", "data:", "vbscript:")

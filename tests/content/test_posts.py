@@ -12,7 +12,9 @@ from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, Post, Revision, Topic, User
-from app.services import access, jobs, posts, reads
+from app.services import access
+from app.services.content import posts, reads
+from app.services.platform import jobs
 from tests.conftest import post as post_form
 from tests.helpers import fresh, topic_of
 
@@ -145,7 +147,7 @@ def test_filters_and_garbage_cursor(world):
 def test_unread_markers(world, make):
     """"New activity" only on what the viewer saw and what changed since, never on a post they
     never opened (a first visit is not a wall of markers), never for their own comment."""
-    from app.services import comments
+    from app.services.content import comments
 
     c = world["community"]
     start = datetime(2026, 5, 4, 9, 0)
@@ -169,7 +171,7 @@ def test_unread_markers(world, make):
 
 
 def test_home_feed_follows_membership_and_follows_and_access(world, make):
-    from app.services import follows
+    from app.services.community import follows
 
     c = world["community"]
     elsewhere = make.community("open", topics=("Other",))
@@ -190,7 +192,7 @@ def test_home_feed_follows_membership_and_follows_and_access(world, make):
 
 def test_new_post_notifies_followers_who_may_read_it(world, make):
     from app.models import Notification
-    from app.services import follows
+    from app.services.community import follows
 
     c = world["community"]
     follower = fresh(make.user("employee"))
@@ -225,7 +227,7 @@ def test_new_post_page_posts_and_shows(app, make, login_as):
 
 
 def test_community_page_topic_page_and_feed_run_constant_queries(app, make, login_as, count_queries):
-    from app.services import comments, ideas
+    from app.services.content import comments, ideas
 
     manager = make.user("employee", is_global_manager=True)
     c = make.community("open", manager=manager, topics=("Returns", "Packaging"))
@@ -297,7 +299,7 @@ def test_the_feed_runs_constant_queries_across_many_communities(app, make, login
 def test_new_activity_marker_on_the_community_page_and_the_home_feed(app, make, login_as):
     """The badge on the pages: none on a read item, none on a never-opened one, one on an item
     that got a comment after the viewer read it — on the community page and the home feed."""
-    from app.services import comments
+    from app.services.content import comments
 
     manager = make.user("employee", is_global_manager=True)
     community = make.community("open", manager=manager)

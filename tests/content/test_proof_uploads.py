@@ -211,7 +211,7 @@ def test_files_of_a_post_are_404_for_whoever_may_not_read_it(app, site):
                 assert resp.status_code == (200 if readable else 404), (persona, vis, variant)
     # a deleted post takes its files with it, for readers who are not moderators
     from app.models import User
-    from app.services import posts
+    from app.services.content import posts
 
     place = world.places["open"]
     with app.app_context():

@@ -93,8 +93,11 @@ def html_problems(html: str) -> list[str]:
 def seed(app, make) -> dict:
     """Put the corpus everywhere; return the ids, people and the pages that show it."""
     from app.models import Community, Topic, User
-    from app.services import chat, comments, jobs, people, posts, search
-    from app.services import communities as comm
+    from app.services import chat, search
+    from app.services.community import communities as comm
+    from app.services.content import comments, posts
+    from app.services.people import people
+    from app.services.platform import jobs
 
     author = make.user("employee", name="Xena Author")
     victim = make.user("employee", name="Vic Victim")

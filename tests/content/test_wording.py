@@ -9,7 +9,8 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-from app.services import chat, comments, ideas, posts, search
+from app.services import chat, search
+from app.services.content import comments, ideas, posts
 from app.wording import plural
 
 NOUNS = [("comment", "comments"), ("vote", "votes"), ("answer", "answers"), ("member", "members"),

@@ -9,7 +9,10 @@ from sqlalchemy import select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import AnswerRequest, Community, Topic
-from app.services import asks, comments, experts, moderation, posts, privacy
+from app.services import moderation
+from app.services.content import asks, comments, posts
+from app.services.experts import experts
+from app.services.people import privacy
 from tests.conftest import PASSWORD
 from tests.conftest import post as post_form
 from tests.helpers import fresh, notes_of

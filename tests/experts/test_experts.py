@@ -25,18 +25,11 @@ from app.models import (
     TopicFlag,
     User,
 )
-from app.services import (
-    access,
-    comments,
-    communities,
-    expert_reports,
-    experts,
-    follows,
-    ideas,
-    jobs,
-    notifications,
-    posts,
-)
+from app.services import access, notifications
+from app.services.community import communities, follows
+from app.services.content import comments, ideas, posts
+from app.services.experts import expert_reports, experts
+from app.services.platform import jobs
 from tests.conftest import post as post_form
 from tests.helpers import fresh, notes_of, topic_of
 
@@ -116,7 +109,7 @@ def test_partners_only_where_the_community_allows_them(w):
 
 def test_suspended_people_and_people_who_cannot_see_the_community_are_refused(w, make):
     admin = fresh(make.admin())
-    from app.services import accounts
+    from app.services.people import accounts
 
     accounts.suspend(admin, w.mia, None, "Holiday abuse")
     with pytest.raises(ValidationError, match="suspended"):
@@ -233,7 +226,7 @@ def test_a_mentioned_expert_is_told_once(w):
 
 
 def test_routing_respects_preferences(w):
-    from app.services import mail
+    from app.services.platform import mail
 
     _assign(w, w.eddie)
     _assign(w, w.mia)
@@ -375,7 +368,7 @@ def test_a_topic_without_expert_is_flagged_once_per_gap(w):
 
 
 def test_escalation_is_a_periodic_job_and_a_cli_command(app, make):
-    from app.services.jobs import _periodic
+    from app.services.platform.jobs import _periodic
 
     assert "experts.escalate" in _periodic and _periodic["experts.escalate"].every == timedelta(minutes=10)
     with app.app_context():
@@ -517,7 +510,7 @@ def test_community_and_personal_metrics_pages_data(w):
 def org(ctx, make):
     """An open community (Returns) and an internal one (Payroll), each with an expert; an
     employee with expertise tags but no topic; a customer member of the open community."""
-    from app.services import people
+    from app.services.people import people
 
     clock.set_now(T0)
     staff = make.user("employee", is_global_manager=True)
@@ -555,7 +548,7 @@ def test_employees_find_experts_first_then_tagged_colleagues(org):
     assert _names(expert_reports.find(org.tara, experts_only=True)) == ["Hans Internal", "Ines Open"]
     assert _names(expert_reports.find(org.tara, topic_id=org.payroll.id)) == ["Hans Internal", "Ines Open"]
     assert _names(expert_reports.find(org.tara, tag="forklifts")) == ["Tara Tagged"]
-    from app.services import people
+    from app.services.people import people
 
     people.update_profile(org.cust, expertise="forklifts")  # customers are not the organisation's experts
     assert _names(expert_reports.find(org.tara, tag="forklifts")) == ["Tara Tagged"]
@@ -577,7 +570,7 @@ def test_externals_only_see_experts_of_communities_they_can_read(org):
 
 
 def test_suspended_experts_drop_out(org, make):
-    from app.services import accounts
+    from app.services.people import accounts
 
     accounts.suspend(fresh(make.admin()), org.hans, None, "Left")
     assert "Hans Internal" not in _names(expert_reports.find(org.tara))

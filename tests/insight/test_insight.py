@@ -31,7 +31,11 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import InsightActivity, InsightPost, Post, SearchLog, Topic
-from app.services import accounts, comments, communities, departments, experts, ideas, insight, posts, reads
+from app.services import insight
+from app.services.community import communities, departments
+from app.services.content import comments, ideas, posts, reads
+from app.services.experts import experts
+from app.services.people import accounts
 from tests.conftest import PASSWORD
 
 NOW = datetime(2026, 3, 18, 12, 0)
@@ -405,7 +409,7 @@ def test_overdue_items_come_from_the_escalations(world):
 
 
 def test_rollup_job_keeps_the_current_week_fresh(world):
-    from app.services import jobs
+    from app.services.platform import jobs
 
     assert "insight.rollup" in jobs._periodic
     jobs.tick()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import Department, Job, JobStatus, User
-from app.services import settings
+from app.services.platform import settings
 from tests.conftest import login, post
 
 ADMIN_PAGES = ["/admin/", "/admin/people", "/admin/departments", "/admin/settings", "/admin/jobs"]

@@ -14,7 +14,11 @@ from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import AuditEntry, Community, Topic, User
 from app.models.audit import AuditLogImmutable
-from app.services import accounts, audit, communities, experts, ideas, posts
+from app.services.community import communities
+from app.services.content import ideas, posts
+from app.services.experts import experts
+from app.services.people import accounts
+from app.services.platform import audit
 from tests.conftest import login
 from tests.conftest import post as post_form
 from tests.helpers import fresh
@@ -139,7 +143,8 @@ def test_audit_page_reads_as_words_and_links_what_it_names(client, make, app):
     import re
     from html import unescape
 
-    from app.services import comments, moderation
+    from app.services import moderation
+    from app.services.content import comments
 
     admin = make.admin()
     manager = make.user("employee", is_global_manager=True, name="Mia Manager")

@@ -14,7 +14,8 @@ from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import AuditEntry, ChatMessage, Community, Post, Report, Revision, User
-from app.services import access, chat, comments, moderation, posts
+from app.services import access, chat, moderation
+from app.services.content import comments, posts
 from tests.conftest import login
 from tests.conftest import post as post_form
 from tests.helpers import fresh, notes_of

@@ -13,7 +13,8 @@ from app import clock
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import AuditEntry, Community, Notification, Post, User
-from app.services import access, comments, moderation, posts, premoderation
+from app.services import access, moderation
+from app.services.content import comments, posts, premoderation
 from tests.conftest import login
 from tests.conftest import post as post_form
 from tests.helpers import fresh

@@ -8,7 +8,7 @@ from app import events
 from app.errors import Forbidden
 from app.extensions import db
 from app.models import Post, Topic, User
-from app.services import comments, ideas, posts
+from app.services.content import comments, ideas, posts
 
 
 def test_events_wait_for_commit_and_die_with_rollback(ctx, monkeypatch):

@@ -10,7 +10,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Community, Notification, Post, User
-from app.services import communities, ideas, jobs, notifications, posts
+from app.services import notifications
+from app.services.community import communities
+from app.services.content import ideas, posts
+from app.services.platform import jobs
 from tests.conftest import post as post_form
 from tests.helpers import fresh
 
@@ -67,7 +70,7 @@ def test_turning_a_kind_off_stops_it(world):
 
 
 def test_email_for_a_kind_when_chosen(world):
-    from app.services import mail
+    from app.services.platform import mail
 
     person = world["person"]
     notifications.set_preferences(person, {"status": {"in_app": True, "email": True}})
@@ -222,7 +225,9 @@ def test_list_runs_a_constant_number_of_queries(app, make, login_as, count_queri
 
 def test_email_only_preference_sends_mail_without_an_in_app_notification(ctx, make):
     from app.models import Community, Notification, Topic, User
-    from app.services import jobs, mail, notifications, posts
+    from app.services import notifications
+    from app.services.content import posts
+    from app.services.platform import jobs, mail
 
     manager = make.user("employee", is_global_manager=True)
     c = make.community("open", manager=manager, topics=("General",))
@@ -250,7 +255,9 @@ def test_tricky_text_is_stored_plain_and_shown_as_typed(app, make, login_as, mon
     import html as html_lib
 
     from app import events
-    from app.services import chat, comments, follows
+    from app.services import chat
+    from app.services.community import follows
+    from app.services.content import comments
 
     sent = []
     monkeypatch.setattr(events, "_emit", lambda name, payload, room: sent.append((name, room, payload)))

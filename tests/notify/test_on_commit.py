@@ -16,7 +16,10 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.live import rooms
 from app.models import Community, GuidelineAcceptance, User
-from app.services import accounts, comments, communities, moderation, policy, posts, privacy
+from app.services import moderation
+from app.services.community import communities, policy
+from app.services.content import comments, posts
+from app.services.people import accounts, privacy
 from tests.conftest import PASSWORD, login
 from tests.conftest import post as post_form
 from tests.helpers import fresh

@@ -10,7 +10,8 @@ from app import clock
 from app.errors import Forbidden, Gone, ValidationError
 from app.extensions import db
 from app.models import User, UserKind
-from app.services import accounts, jobs, mail, settings
+from app.services.people import accounts
+from app.services.platform import jobs, mail, settings
 from tests.conftest import PASSWORD
 from tests.helpers import fresh
 

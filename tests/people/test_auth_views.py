@@ -11,7 +11,8 @@ import pytest
 from app import clock, create_app
 from app.extensions import db
 from app.models import User
-from app.services import accounts, jobs, mail, settings
+from app.services.people import accounts
+from app.services.platform import jobs, mail, settings
 from config import TestConfig
 from tests.conftest import PASSWORD, Factory, post
 from tests.helpers import is_signed_in, sign_in_form

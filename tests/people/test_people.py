@@ -11,7 +11,9 @@ from sqlalchemy import event, func, select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Department, ExpertiseTag, User
-from app.services import departments, people, storage
+from app.services.community import departments
+from app.services.people import people
+from app.services.platform import storage
 from tests.conftest import post
 
 # --- helpers ------------------------------------------------------------------------------
@@ -267,7 +269,7 @@ def test_profile_shows_details_and_only_readable_communities(app, make, login_as
 
 
 def test_suspended_people_are_marked(app, make, login_as):
-    from app.services import accounts
+    from app.services.people import accounts
 
     target = make.user("employee", name="Sam Suspended")
     admin = make.admin()

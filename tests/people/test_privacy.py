@@ -13,7 +13,10 @@ from sqlalchemy import select
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import AccountClosure, AuditEntry, ChatMessage, Comment, Community, Follow, Post
-from app.services import access, accounts, chat, comments, ideas, jobs, people, posts, privacy, settings, storage
+from app.services import access, chat
+from app.services.content import comments, ideas, posts
+from app.services.people import accounts, people, privacy
+from app.services.platform import jobs, settings, storage
 from tests.conftest import PASSWORD, login
 from tests.conftest import post as post_form
 from tests.helpers import fresh
@@ -49,7 +52,7 @@ def _zip(export) -> zipfile.ZipFile:
 
 
 def test_export_holds_only_what_the_person_authored_or_owns(world):
-    from app.services import asks
+    from app.services.content import asks
 
     ana = world["ana"]
     asks.ask(ana, world["mine"].id, world["bob"].handle)

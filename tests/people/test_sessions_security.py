@@ -9,7 +9,7 @@ import pytest
 from app import clock
 from app.extensions import db
 from app.models import User
-from app.services import accounts
+from app.services.people import accounts
 from app.views import account as account_views
 from tests.conftest import PASSWORD, login
 from tests.helpers import is_signed_in, sign_in_form
@@ -72,7 +72,7 @@ def test_every_session_ends_on_password_change_suspension_and_ban(app, make, how
         elif how == "suspend":
             accounts.suspend(db.session.get(User, admin.id), person, None, "Ban")
         else:
-            from app.services import privacy
+            from app.services.people import privacy
 
             privacy.close_account(db.session.get(User, admin.id), person, "remove", reason="On request")
     first.delete_cookie("kring_session")  # only the remember cookie is left: it must fail too

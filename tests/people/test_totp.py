@@ -11,7 +11,7 @@ from app import clock
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import User
-from app.services import totp
+from app.services.people import totp
 from tests.conftest import PASSWORD
 from tests.conftest import post as post_form
 

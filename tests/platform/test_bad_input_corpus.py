@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import inputs, markup
+from app import inputs
+from app.services.platform import markup
 from tests import proof_world
 from tests.conftest import csrf_token, login
 from tests.corpus import BAD_JSON, BAD_VALUES, LONGEST_TEXT, SURROGATE, Recording, RecordingRequest, encode, sweep

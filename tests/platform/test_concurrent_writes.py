@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Comment, Post, User, Vote
-from app.services import posts
+from app.services.content import posts
 from tests.conftest import csrf_token, login
 
 PEOPLE = 6

@@ -3,7 +3,7 @@ markers still show as read on the next page.
 
 On SQLite a transaction takes the write lock only at its first write (app/setup.py), so work
 before it and rendering after the commit hold none; page views queue their read markers
-(app.services.reads) instead of writing them. Requests wait only KRING_DB_LOCK_WAIT_MS for the
+(app.services.content.reads) instead of writing them. Requests wait only KRING_DB_LOCK_WAIT_MS for the
 lock here, so a request that wrongly needed it would answer 503 at once instead of passing.
 Threads meet on events, never on sleeps.
 """
@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text, update
 from app import clock
 from app.extensions import db
 from app.models import Comment, Post, PostRead, User
-from app.services import posts, reads
+from app.services.content import posts, reads
 from tests.conftest import csrf_token, login
 
 WAIT = 30  # seconds an event may take on a loaded machine before the test gives up

@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Community, JoinRequest, Membership, User, UserKind, Visibility
-from app.services import access, accounts
+from app.services import access
+from app.services.people import accounts
 
 
 def test_seed_demo_builds_a_believable_organisation(app, runner):
@@ -65,7 +66,8 @@ def test_seed_demo_builds_a_believable_organisation(app, runner):
         newest = db.session.scalar(select(func.max(Post.created_at)))
         assert (newest - oldest).days >= 30
         # trust and safety: guidelines, a held post and open reports wait in the moderation queue
-        from app.services import moderation, policy
+        from app.services import moderation
+        from app.services.community import policy
 
         sofia = accounts.authenticate("sofia@acme.example", DEMO_PASSWORD)
         queue = moderation.queue(sofia)

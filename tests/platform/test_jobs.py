@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import Job, JobStatus
-from app.services import jobs, mail
+from app.services.platform import jobs, mail
 
 CALLS: list[dict] = []
 

@@ -7,7 +7,7 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.models import Community, User
-from app.services import posts
+from app.services.content import posts
 from config import TestConfig
 from tests.conftest import Factory, login
 from tests.conftest import post as post_form

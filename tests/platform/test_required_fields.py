@@ -11,7 +11,8 @@ from html.parser import HTMLParser
 
 from app.extensions import db
 from app.models import Community, Topic, User
-from app.services import comments, posts, search
+from app.services import search
+from app.services.content import comments, posts
 from tests.conftest import login
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

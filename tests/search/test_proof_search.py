@@ -101,7 +101,11 @@ class SearchWorld:
 
 def build(app, make) -> SearchWorld:
     from app.models import Community, Topic, User
-    from app.services import accounts, chat, comments, communities, experts, posts
+    from app.services import chat
+    from app.services.community import communities
+    from app.services.content import comments, posts
+    from app.services.experts import experts
+    from app.services.people import accounts
 
     world = pw.build(app, make)
     social = make.user("employee", name="Sally Social", is_global_manager=True)
@@ -317,7 +321,9 @@ def test_expert_documents_follow_their_topic_person_and_assignment(sworld, app):
     are found by the topic's readers only."""
     from app.models import ExpertAssignment, Topic, User
     from app.search import rebuild
-    from app.services import communities, experts, search
+    from app.services import search
+    from app.services.community import communities
+    from app.services.experts import experts
 
     places = sworld.world.places
     with app.app_context():

@@ -25,7 +25,10 @@ from app.models import (
     User,
 )
 from app.search import capture, indexer, rebuild, store
-from app.services import access, comments, communities, ideas, mail, notifications, posts, reads, search
+from app.services import access, notifications, search
+from app.services.community import communities
+from app.services.content import comments, ideas, posts, reads
+from app.services.platform import mail
 from tests.helpers import fresh, topic_of
 
 
@@ -205,7 +208,7 @@ def test_a_locked_index_skips_the_round_and_searches_keep_working(world, make):
 
 
 def test_embedded_poller_follows_the_log(world, make):
-    from app.services import jobs
+    from app.services.platform import jobs
 
     social = world["people"]["social"]
     p = make.post(social, world["open"], title="Stove fuel canister", body="gas")
@@ -604,7 +607,7 @@ def test_alert_email_follows_the_preferences(world, make):
     mail.outbox().clear()
     make.post(world["people"]["social"], world["open"], title="Camping stove recall", body="stove")
     search.sync()
-    from app.services import jobs
+    from app.services.platform import jobs
 
     jobs.drain()
     assert any("Camping stove recall" in m["Subject"] for m in mail.outbox())

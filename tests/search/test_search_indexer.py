@@ -254,7 +254,7 @@ def test_a_second_rebuild_at_the_same_time_is_refused(app, make):
 
 def test_time_to_searchable_through_the_worker_thread(app, make):
     """The embedded worker thread makes a committed post searchable (bounded wait, no timing)."""
-    from app.services import jobs
+    from app.services.platform import jobs
 
     world = _world(make, 1)
     with app.app_context():

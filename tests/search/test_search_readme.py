@@ -12,7 +12,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from app.search import query as engine
-from app.services import people, search
+from app.services import search
+from app.services.people import people
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

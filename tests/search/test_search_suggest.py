@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Community, Post, Topic
-from app.services import comments, posts, search
+from app.services import search
+from app.services.content import comments, posts
 from tests.helpers import fresh
 
 

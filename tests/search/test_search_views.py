@@ -11,7 +11,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import SavedSearch, Topic, User
 from app.search import store
-from app.services import posts, search
+from app.services import search
+from app.services.content import posts
 from tests.conftest import post as post_form
 
 
@@ -174,7 +175,7 @@ def test_results_page_runs_a_constant_number_of_queries(app, make, login_as, cou
             for i in range(n):
                 posts.create(author, "many", "idea", f"Lantern idea {i}", "lantern", [topic])
             from app.models import Post
-            from app.services import comments
+            from app.services.content import comments
 
             latest = db.session.scalar(select(db.func.max(Post.id)))
             for i in range(n // 3):

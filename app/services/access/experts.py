@@ -3,7 +3,7 @@
 A *current expert* has an open assignment and is, now: not suspended; an employee, or a
 partner when the community allows external experts (customers never); and someone who may
 read the community (`base.person_reads_clause`). The assignment itself, routing and
-escalation live in app.services.experts.
+escalation live in app.services.experts.experts.
 """
 from __future__ import annotations
 

@@ -2,10 +2,10 @@
 community: base.can_read)."""
 from __future__ import annotations
 
+from app import inputs
 from app.errors import NotFound
 from app.extensions import db
 from app.models import ChatMessage
-from app.services import inputs
 from app.services.access.base import CommunityAccess
 from app.services.access.communities import community_by_id_for
 

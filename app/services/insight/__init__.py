@@ -23,11 +23,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from app import clock
+from app import clock, inputs
 from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.models import Community, Department, InsightState, User, UserKind
-from app.services import access, inputs
+from app.services import access
 from app.services.access import can_see_organisation, managed_communities, may_open_insight  # noqa: F401
 from app.services.insight import sections
 from app.services.insight.report import Section, Table

@@ -21,7 +21,7 @@ from app.services.insight import sources
 from app.services.insight.sql import quantiles, week_end, week_start
 
 EXTERNAL = (UserKind.CUSTOMER, UserKind.PARTNER)
-MAX_ANSWER_DAYS = 31  # a community's answer time is at most 30 days (app.services.experts)
+MAX_ANSWER_DAYS = 31  # a community's answer time is at most 30 days (app.services.experts.experts)
 
 
 def P(name: str, type_=None, expanding: bool = False):  # noqa: N802 - reads like a placeholder

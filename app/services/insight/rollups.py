@@ -27,9 +27,9 @@ from app import clock
 from app.extensions import db
 from app.models import ChatMessage, Comment, Post, Vote
 from app.models.insight import InsightState
-from app.services import jobs
 from app.services.insight import sources
 from app.services.insight.sql import week_end, week_of, week_start
+from app.services.platform import jobs
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Experts linked to topics: who can be one, assignment by community managers, routing of new
 questions and ideas to their experts, escalation of what waits too long and the needs-attention
-queue. (The finder, suggestions and metrics read from here: app.services.expert_reports.)
+queue. (The finder, suggestions and metrics read from here: app.services.experts.expert_reports.)
 
 Rules, in one place:
 
@@ -44,7 +44,7 @@ from sqlalchemy import and_, exists, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
-from app import clock, events
+from app import clock, events, inputs
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import (
@@ -66,8 +66,10 @@ from app.models import (
     post_topics,
 )
 from app.models.experts import DEFAULT_ESCALATION_HOURS
-from app.services import access, communities, inputs, jobs, markup, notifications
+from app.services import access, notifications
 from app.services.access.experts import XA, XT, XU, current_select
+from app.services.community import communities
+from app.services.platform import jobs, markup
 
 NOTE_MAX = 200
 MIN_HOURS, MAX_HOURS = 1, 24 * 30
@@ -247,7 +249,7 @@ def assign(actor, slug: str, topic_slug: str, person, note: str = "", *, ip: str
     notifications.create("expert", [user.id], actor_id=actor.id, community=acc.community,
                          text=text + (f": {note}" if note else "."))
     events.expert_assigned(acc.community, topic, user)
-    from app.services import audit
+    from app.services.platform import audit
 
     audit.record(actor, "expert.assign", "topic", topic.id, ip=ip, reason=note or None,
                  after={"user_id": user.id, "community_id": acc.community.id})
@@ -270,7 +272,7 @@ def remove(actor, slug: str, topic_slug: str, assignment_id: int, *, ip: str | N
         notifications.create("expert", [row.user_id], actor_id=actor.id, community=acc.community,
                              text=f"{actor.display_name} removed you as expert of “{topic.name}” in "
                                   f"{acc.community.name}. Thank you for your answers!")
-    from app.services import audit
+    from app.services.platform import audit
 
     audit.record(actor, "expert.remove", "topic", topic.id, ip=ip,
                  before={"user_id": row.user_id, "assignment_id": row.id}, after=None)

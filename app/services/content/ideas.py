@@ -22,11 +22,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from app import clock, events
+from app import clock, events, inputs
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Department, IdeaStatus, Post, PostKind, StatusChange, User, UserKind, Vote
-from app.services import access, audit, fanout, follows, inputs, jobs, markup, notifications, posts
+from app.services import access, notifications
+from app.services.community import follows
+from app.services.content import fanout, posts
+from app.services.platform import audit, jobs, markup
 from app.wording import plural
 
 RESPONSE_MAX = 5_000

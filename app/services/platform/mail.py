@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from app import clock
-from app.services import jobs
+from app.services.platform import jobs
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import exists, or_, select, tuple_, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from app import clock, events
+from app import clock, events, inputs
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import (
@@ -31,7 +31,9 @@ from app.models import (
     Vote,
     post_topics,
 )
-from app.services import access, fanout, inputs, markup
+from app.services import access
+from app.services.content import fanout
+from app.services.platform import markup
 
 TITLE_MIN, TITLE_MAX, BODY_MAX = 5, 200, 20_000
 SORTS = ("hot", "new", "top", "active")
@@ -92,7 +94,7 @@ def _topics(community: Community, topic_ids) -> list[Topic]:
 def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *, files=(),
            pending=(), confirm_sensitive: bool = False, accept_guidelines: bool = False) -> Post:
     """Post in a community the author may read, with `files` and the author's pending uploads
-    named by the tokens in `pending` (app.services.attachments.hold). Returns the post.
+    named by the tokens in `pending` (app.services.content.attachments.hold). Returns the post.
     `accept_guidelines`: the author accepts the guidelines that apply there in the same
     transaction (stored only if the post is).
 
@@ -104,16 +106,16 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     announced when approved."""
     acc = access.community_for(author, slug, "read")
     kind, title, body = clean_fields(kind, title, body)
-    from app.services import policy
+    from app.services.community import policy
 
     if accept_guidelines:
         policy.accept(author, acc.community.id, commit=False)
     policy.require_accepted(author, acc.community.id)  # the social policy, accepted before writing
     topics = _topics(acc.community, topic_ids)
-    from app.services import premoderation
+    from app.services.content import premoderation
 
     held = premoderation.check_post(author, acc, title, body, confirm_sensitive=confirm_sensitive)
-    from app.services import attachments
+    from app.services.content import attachments
 
     uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     now = clock.utcnow()
@@ -127,7 +129,7 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     db.session.flush()
     if uploads or pending:
         attachments.attach(author, uploads, post=post, pending=pending)
-    from app.services import follows
+    from app.services.community import follows
 
     follows.ensure(author, "post", post.id)
     if not held:
@@ -151,7 +153,7 @@ def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str =
     unchanged = title == post.title and body == post.body and {t.id for t in topics} == {t.id for t in post.topics}
     if unchanged and not files and not pending:
         return post
-    from app.services import attachments
+    from app.services.content import attachments
 
     uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     db.session.add(Revision(post_id=post.id, title=post.title, body=post.body, editor_id=actor.id,
@@ -199,8 +201,8 @@ def mark_read(viewer, post) -> None:
     """Remember that the viewer saw the post as it is now (unread markers); the first time
     counts a view. `post`: the Post or its id (the caller has checked that the viewer may read
     it). Queued, not written: no write lock, and the viewer's next page already shows it read
-    (app.services.reads writes the queue within a second; `reads.flush()` writes it now)."""
-    from app.services import reads
+    (app.services.content.reads writes the queue within a second; `reads.flush()` writes it now)."""
+    from app.services.content import reads
 
     reads.note(viewer.id, post if isinstance(post, int) else post.id, clock.utcnow())
 
@@ -271,7 +273,7 @@ def _rows(viewer, posts: list[Post]) -> list[PostRow]:
     if not ids:
         return []
     voted = set(db.session.scalars(select(Vote.post_id).where(Vote.user_id == viewer.id, Vote.post_id.in_(ids))))
-    from app.services import reads as read_markers
+    from app.services.content import reads as read_markers
 
     reads = read_markers.read_at(viewer.id, ids)
     return [PostRow(p, unread=_new_activity(p, reads.get(p.id)), voted=p.id in voted) for p in posts]
@@ -289,7 +291,7 @@ def keep_seen(user, post_id: int, when: datetime) -> None:
     """The person just added to the post (a comment, a response): what they did is not news to
     them. Moves an existing read marker (in the table, or still queued) to `when`; no marker is
     made and no view counted. Runs in the caller's transaction."""
-    from app.services import reads as read_markers
+    from app.services.content import reads as read_markers
 
     read_markers.advance(user.id, post_id, when)
     db.session.execute(update(PostRead).where(PostRead.user_id == user.id, PostRead.post_id == post_id,

@@ -26,8 +26,8 @@ from sqlalchemy import or_, select
 
 from app import clock
 from app.extensions import db
+from app.inputs import UNUSABLE, text_problem
 from app.models import User
-from app.services.inputs import UNUSABLE
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -54,16 +54,6 @@ def source_problem(text: str, max_chars: int) -> str | None:
     if len(text) > max_chars:
         return f"Use at most {max_chars:,} characters (you wrote {len(text):,})."
     return text_problem(text)
-
-
-def text_problem(text: str) -> str | None:
-    """The one rule for every text field: no NUL character, no lone surrogate (neither can be
-    stored or encoded) and no other C0 control character except tab, newline and carriage
-    return (invisible, and they break what shows the text). None when the text is fine."""
-    found = UNUSABLE.search(text)
-    if found:
-        return f"The text contains a character that cannot be stored (U+{ord(found.group()):04X})."
-    return None
 
 
 def _parser() -> MarkdownIt:

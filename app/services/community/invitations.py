@@ -19,7 +19,10 @@ from app import clock
 from app.errors import Forbidden, Gone, NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, Invitation, User, UserKind
-from app.services import access, accounts, communities, mail
+from app.services import access
+from app.services.community import communities
+from app.services.people import accounts
+from app.services.platform import mail
 
 INVITABLE_KINDS = (UserKind.CUSTOMER, UserKind.PARTNER)
 

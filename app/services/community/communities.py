@@ -13,7 +13,8 @@ from app import clock, events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, JoinRequest, MemberRole, Membership, Topic, User, UserKind, Visibility
-from app.services import access, storage
+from app.services import access
+from app.services.platform import storage
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 RESERVED_SLUGS = {"new", "admin", "api", "static", "manage", "search", "settings"}
@@ -286,7 +287,7 @@ def add_member(actor: User, slug: str, person: User, role: str = "member", *, ip
     membership = _ensure_member(acc.community, person, role)
     before = membership.role if membership.id else None
     membership.role = role
-    from app.services import audit
+    from app.services.platform import audit
 
     audit.record(actor, "community.member_add", "community", acc.community.id, ip=ip,
                  before={"user_id": person.id, "role": before}, after={"user_id": person.id, "role": role})
@@ -311,7 +312,8 @@ def add_or_invite(actor: User, slug: str, email: str, kind: str | None = None, n
     else gets an invitation as a customer or partner (`kind`), except to an internal community,
     which only employees with an account can join. Managers only. Raises NotFound, Forbidden,
     ValidationError ({"email": ...} or the invitation's fields)."""
-    from app.services import accounts, invitations
+    from app.services.community import invitations
+    from app.services.people import accounts
 
     acc = access.community_for(actor, slug, "manage")
     if not (email or "").strip():
@@ -362,7 +364,7 @@ def set_role(actor: User, slug: str, user_id: int, role: str, *, ip: str | None 
     if membership.role == MemberRole.MANAGER and role != MemberRole.MANAGER \
             and len(managers_of(acc.community)) == 1:
         raise ValidationError({"role": "A community needs at least one manager."})
-    from app.services import audit
+    from app.services.platform import audit
 
     audit.record(actor, "community.role_change", "community", acc.community.id, ip=ip,
                  before={"user_id": user_id, "role": membership.role}, after={"user_id": user_id, "role": role})
@@ -380,7 +382,7 @@ def remove_member(actor: User, slug: str, user_id: int, *, ip: str | None = None
         raise NotFound("This person is not a member.")
     if membership.role == MemberRole.MANAGER and len(managers_of(acc.community)) == 1:
         raise ValidationError({"_": "This is the only manager. Appoint another manager first."})
-    from app.services import audit
+    from app.services.platform import audit
 
     audit.record(actor, "community.member_remove", "community", acc.community.id, ip=ip,
                  before={"user_id": user_id, "role": membership.role}, after=None)

@@ -15,11 +15,13 @@ from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, selectinload
 
-from app import events
+from app import events, inputs
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Community, Department, ExpertiseTag, Membership, User, UserKind
-from app.services import access, accounts, inputs, storage
+from app.services import access
+from app.services.people import accounts
+from app.services.platform import storage
 
 MAX_BIO = 5000
 MAX_JOB_TITLE = 100

@@ -7,7 +7,7 @@ JSON doors, an "invalid" ack on a socket), `optional_id` one that may be left ou
 a filter or cursor where garbage simply means "none"; `as_int` any other bounded whole number
 (a setting, a count).
 
-Text: the rule itself is app.services.markup.text_problem (no NUL, no lone surrogate, no other
+Text: the rule itself is text_problem below (no NUL, no lone surrogate, no other
 C0 control character but tab, newline and carriage return). `strip_unusable` removes those
 characters; the HTML door applies it to every submitted form field and query parameter
 (app.setup.KringRequest), where a browser user cannot see them anyway. `check_payload` walks a
@@ -68,6 +68,16 @@ def id_or_none(value) -> int | None:
     return number if number is not None and 1 <= number <= MAX_ID else None
 
 
+def text_problem(text: str) -> str | None:
+    """The one rule for every text field: no NUL character, no lone surrogate (neither can be
+    stored or encoded) and no other C0 control character except tab, newline and carriage
+    return (invisible, and they break what shows the text). None when the text is fine."""
+    found = UNUSABLE.search(text)
+    if found:
+        return f"The text contains a character that cannot be stored (U+{ord(found.group()):04X})."
+    return None
+
+
 def strip_unusable(text: str) -> str:
     """`text` without the characters the text rule refuses (see the module docstring)."""
     return UNUSABLE.sub("", text) if UNUSABLE.search(text) else text
@@ -78,8 +88,6 @@ def check_payload(value, field: str = "body") -> None:
     that no column holds (beyond 64 bits, NaN, infinite). The value's nesting must already be
     bounded (json_object and the socket guard bound the size first). Raises
     ValidationError({key: reason}) naming the first offending key (`field` at the top)."""
-    from app.services.markup import text_problem
-
     stack = [(field, value)]
     while stack:
         name, item = stack.pop()

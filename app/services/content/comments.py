@@ -24,11 +24,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app import clock, events
+from app import clock, events, inputs
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Comment, CommentLike, Post, PostKind, Revision, User
-from app.services import access, fanout, follows, inputs, markup, notifications, posts
+from app.services import access, notifications
+from app.services.community import follows
+from app.services.content import fanout, posts
+from app.services.platform import markup
 
 BODY_MAX = 10_000
 REASON_MAX = 500
@@ -82,7 +85,7 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=()
         confirm_sensitive: bool = False, accept_guidelines: bool = False) -> Comment:
     """Comment on a post the author may read (a reply when parent_id is given), with `files`
     and the author's pending uploads named by the tokens in `pending`
-    (app.services.attachments.hold). Returns it. `accept_guidelines`: the author accepts the
+    (app.services.content.attachments.hold). Returns it. `accept_guidelines`: the author accepts the
     guidelines that apply there in the same transaction (stored only if the comment is).
 
     Raises NotFound (post), Forbidden (deleted post; locked post unless a moderator),
@@ -96,12 +99,12 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=()
     if post.locked_at is not None and not pacc.can_moderate:
         raise Forbidden("This post is locked by a moderator; it takes no new comments.")
     body = clean_body(body)
-    from app.services import policy
+    from app.services.community import policy
 
     if accept_guidelines:
         policy.accept(author, post.community_id, commit=False)
     policy.require_accepted(author, post.community_id)  # the social policy, accepted before writing
-    from app.services import premoderation
+    from app.services.content import premoderation
 
     held = premoderation.check_comment(author, pacc, body, confirm_sensitive=confirm_sensitive)
     parent = None
@@ -114,7 +117,7 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=()
             parent = db.session.get(Comment, parent.parent_id)  # one level: join the reply's thread
         if parent is None or parent.deleted_at is not None:
             raise ValidationError({"parent_id": "The comment you reply to was deleted."})
-    from app.services import attachments
+    from app.services.content import attachments
 
     uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     now = clock.utcnow()
@@ -309,7 +312,7 @@ class ThreadItem:
 
 
 def _files_by_comment(ids: list[int]) -> dict[int, list]:
-    from app.services import attachments
+    from app.services.content import attachments
 
     if not ids or not hasattr(attachments, "for_comments"):
         return {}

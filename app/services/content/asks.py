@@ -20,7 +20,8 @@ from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import AnswerRequest, Comment, Community, Post, PostKind, User
-from app.services import access, experts, notifications
+from app.services import access, notifications
+from app.services.experts import experts
 
 ASKS_PER_POST = 10
 
@@ -130,7 +131,7 @@ class Suggestion:
 
 def suggestions(viewer, post: Post, badges=None, limit: int = 4) -> list[Suggestion]:
     """The current experts of the post's topics (who may read its community: see
-    app.services.experts) not asked yet, neither the viewer nor the author, whom the viewer may
+    app.services.experts.experts) not asked yet, neither the viewer nor the author, whom the viewer may
     see: at most `limit`, by name. `badges`: the post page's experts.badges_for_post(post), so
     that a post without experts costs no query; else they are read here. At most two queries."""
     if not takes_answers(post):

@@ -6,7 +6,8 @@ from sqlalchemy import func, or_, select
 from app import clock
 from app.extensions import db
 from app.models import Community, User
-from app.services import access, people
+from app.services import access
+from app.services.people import people
 
 #: people looked at per answer (matching the text, visible), before ranking and the read check
 SCANNED = 200

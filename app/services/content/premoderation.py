@@ -22,11 +22,12 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import exists, func, or_, select
 
-from app import clock
+from app import clock, inputs
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, Membership, ModerationSettings, Post, User, UserKind, Visibility, WatchRule
-from app.services import access, audit, inputs
+from app.services import access
+from app.services.platform import audit
 from app.wording import plural
 
 ACTIONS = ("block", "hold")

@@ -1,7 +1,7 @@
 """Reports about experts, read-only: the expert finder, suggestions of new experts for a topic,
 and response metrics per topic and per expert (with the pages' data: a community's figures,
 an expert's own "my topics", a topic's experts page). The rules of who is an expert, and the
-query pieces for current experts, live in app.services.experts.
+query pieces for current experts, live in app.services.experts.experts.
 
 Each function loads what its page shows in a constant number of queries. Medians are computed
 in Python from the durations one query returns (portable between SQLite and PostgreSQL).
@@ -36,9 +36,10 @@ from app.models import (
     UserKind,
     post_topics,
 )
-from app.services import access, communities
+from app.services import access
 from app.services.access.experts import XA, XC, XT, current_select
-from app.services.experts import (
+from app.services.community import communities
+from app.services.experts.experts import (
     OverdueItem,
     assignable_people,
     eligibility_problem,

@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Comment, Notification, Post, User, Vote
-from app.services import experts, follows, jobs, markup
+from app.services.community import follows
+from app.services.experts import experts
 from app.services.notifications import create
+from app.services.platform import jobs, markup
 
 
 def after_new_post(post: Post) -> None:

@@ -20,7 +20,8 @@ from app import clock
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Community, GuidelineAcceptance, GuidelineVersion
-from app.services import access, markup
+from app.services import access
+from app.services.platform import markup
 
 BODY_MAX = 50_000
 ACCEPT_MESSAGE = "Read and accept the community guidelines before you post."
@@ -150,7 +151,7 @@ def save(actor, body: str, *, slug: str | None = None, material: bool = True, no
 
 
 def _audit(actor, action: str, community, version: GuidelineVersion) -> None:
-    from app.services import audit
+    from app.services.platform import audit
 
     audit.record(actor, action, "community" if community else "guidelines",
                  community.id if community else version.id,

@@ -13,7 +13,8 @@ from sqlalchemy import func, or_, select
 from app import clock
 from app.extensions import db
 from app.models import Community, Department, Job, JobStatus, User, UserKind
-from app.services import access, jobs
+from app.services import access
+from app.services.platform import jobs
 
 PER_PAGE = 30
 ACCOUNT_STATUSES = {"active", "suspended", "unverified"}

@@ -53,7 +53,9 @@ from app.models import (
     User,
     Vote,
 )
-from app.services import access, accounts, audit, jobs, notifications, settings, storage
+from app.services import access, notifications
+from app.services.people import accounts
+from app.services.platform import audit, jobs, settings, storage
 
 EXPORT_DAYS = 7
 MODES = ("remove", "anonymise")

@@ -47,7 +47,9 @@ from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Attachment, Comment, User
-from app.services import access, comments, jobs, notifications, storage
+from app.services import access, notifications
+from app.services.content import comments
+from app.services.platform import jobs, storage
 
 FOLDER = "attachments"
 FULL_SIDE, THUMB_SIDE = 2048, 480
