@@ -4,11 +4,13 @@
 """
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
 from flask import Flask
 
+from app import setup
 from config import Config
 
 
@@ -24,8 +26,6 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-
-    from app import setup
 
     setup.init_extensions(app)
     setup.init_database(app)
@@ -60,8 +60,6 @@ def ready_to_serve() -> None:
     connection's objects and paused all threads for 25-67 ms, 9 times in 25 s of bench/live.py;
     with this threshold, none ran under the same load and a young collection took 3-9 ms.
     """
-    import gc
-
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

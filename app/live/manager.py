@@ -35,10 +35,13 @@ import uuid
 from dataclasses import dataclass, field
 
 import socketio as sio
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 from app.events import BATCH  # several events of one room in one frame
+from app.extensions import db, socketio
 from app.live import limits, presence
+from app.models import User
+from app.services import chat
 
 log = logging.getLogger(__name__)
 
@@ -301,10 +304,6 @@ class LiveState:
         """Run fn() with a database session: the caller's, when this thread already works in
         this app (a request that just committed; a second session would wait for its lock),
         else in an app context of its own (the Redis listener, the upkeep loop)."""
-        from flask import current_app, has_app_context
-
-        from app.extensions import db
-
         if has_app_context() and current_app._get_current_object() is self.app:
             return fn()
         with self.app.app_context():
@@ -352,8 +351,6 @@ class LiveState:
         """Every second: refresh presence when due (every ttl/3) and re-check a slice of the
         sockets, so that each is re-checked every KRING_LIVE_RECHECK_SECONDS (60) without a
         pause for everyone while hundreds are checked at once."""
-        from app.extensions import socketio
-
         server = self.server
         recheck_every = setting(self.app, "KRING_LIVE_RECHECK_SECONDS", 60.0, float)
         last_refresh = time.monotonic()
@@ -387,10 +384,6 @@ class LiveState:
         """Drop sockets (all, or those in `sids`) whose person was suspended or signed out
         everywhere, and rooms they may no longer read (a missed control message, a community
         made private). `sids` may map each socket to the rooms to check (a narrowing)."""
-        from app.extensions import db
-        from app.models import User
-        from app.services import chat
-
         with self.lock:
             snapshot = {sid: (info.user_id, info.session_version,
                               list(info.rooms) if not isinstance(sids, dict) else

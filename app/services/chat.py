@@ -29,7 +29,9 @@ from app import clock, events, inputs
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import ChatMention, ChatMessage, Comment, Community, Notification, Post, PostKind, User
-from app.services import access
+from app.services import access, notifications
+from app.services.community import policy
+from app.services.content import posts
 from app.services.platform import jobs, markup
 
 BODY_MAX = 4_000
@@ -148,7 +150,6 @@ def post(author, community_id, body, *, parent_id=None, client_key=None) -> tupl
         if existing is None:
             raise
         return existing, False
-    from app.services.community import policy
 
     policy.require_accepted(author, acc.community.id)  # the social policy, accepted before writing
     parent = None
@@ -241,8 +242,6 @@ def promote(actor, message_id, kind: str, title: str, body: str, topic_ids=()) -
     """Turn a message into a post of `kind` (discussion, idea or question) in the same community,
     written by `actor` (the author or a moderator). The message links to the post from then on.
     Raises NotFound, Forbidden, ValidationError (the post's fields, already promoted)."""
-    from app.services.content import posts
-
     acc, message = access.chat_message_for(actor, message_id)
     if message.deleted_at is not None:
         raise ValidationError({"_": "This message was deleted."})
@@ -438,8 +437,6 @@ def mention_target(viewer, notification_id: int) -> ChatMessage:
 @jobs.handler("chat.notify_mentions")
 def _notify_mentions(data: dict) -> None:
     """People a message mentions and who may read its community are told, once per message."""
-    from app.services import notifications
-
     message = db.session.get(ChatMessage, data.get("message_id"))
     if message is None or message.deleted_at is not None:
         return

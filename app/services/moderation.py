@@ -38,8 +38,10 @@ from app.models import (
     User,
 )
 from app.models.moderation import REPORT_CATEGORIES, TARGET_TYPES
-from app.services import access
+from app.services import access, chat, notifications
 from app.services.content import fanout
+from app.services.content.comments import bump_count, clean_body
+from app.services.content.posts import clean_fields
 from app.services.people import accounts
 from app.services.platform import audit, markup
 
@@ -167,7 +169,6 @@ def report(reporter, target_type: str, target_id, category: str, text: str = "")
                  created_at=clock.utcnow())
     db.session.add(row)
     db.session.flush()
-    from app.services import notifications
 
     notifications.create("moderation", [reporter.id], actor_id=None, community=target.community,
                          text=f"Thank you: your report of a {target.label} in {target.community.name} "
@@ -325,7 +326,6 @@ def _state(target: Target) -> dict:
 def _notify_author(actor, target: Target, text: str) -> None:
     if not target.author_id or target.author_id == actor.id:
         return
-    from app.services import notifications
 
     notifications.create("moderation", [target.author_id], actor_id=actor.id, community=target.community,
                          text=text)
@@ -402,16 +402,12 @@ def _after_change(target: Target, action: str) -> None:
         elif action in {"restore", "approve", "edit"}:
             events.comment_updated(target.obj, target.post)
         if action == "approve":
-            from app.services.content.comments import bump_count
-
             bump_count(Post, target.post, "comment_count", 1)
             fanout.after_comment(target.obj)
     elif target.type == "post" and action == "approve":
         events.post_created(target.obj)
         fanout.after_new_post(target.obj)
     elif target.type == "chat" and action in {"hide", "restore"}:
-        from app.services import chat
-
         target.obj.changed_at = clock.utcnow()
         room = target.obj.room
         events.publish("chat.updated", chat.payload(target.obj), room)
@@ -435,8 +431,6 @@ def _move(actor, post: Post, to_slug: str | None) -> dict:
 def _edit(actor, target: Target, title: str | None, body: str | None, reason: str, now: datetime) -> dict:
     obj = target.obj
     if target.type == "post":
-        from app.services.content.posts import clean_fields
-
         _kind, title, body = clean_fields(obj.kind, title if title is not None else obj.title,
                                     body if body is not None else obj.body)
         if title == obj.title and body == obj.body:
@@ -445,7 +439,6 @@ def _edit(actor, target: Target, title: str | None, body: str | None, reason: st
                                 reason=reason, created_at=now))
         obj.title, obj.body, obj.body_html, obj.edited_at = title, body, markup.to_html(body, embeds=True), now
         return {"title": title}
-    from app.services.content.comments import clean_body
 
     body = clean_body(body if body is not None else obj.body)
     if body == obj.body:

@@ -15,8 +15,9 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app import clock, events, inputs
+from app.errors import NotFound
 from app.extensions import db
-from app.models import Comment, Community, Notification, NotificationSetting, Post, User
+from app.models import ChatMention, ChatMessage, Comment, Community, Notification, NotificationSetting, Post, User
 from app.services import access
 from app.services.platform import mail
 
@@ -113,8 +114,6 @@ def _visible(user):
 def _chat_message_live():
     """For a chat mention: its message (the one app.services.chat.mention_target opens) is
     neither hidden by moderation nor deleted, so the quoted snippet may still be shown."""
-    from app.models import ChatMention, ChatMessage
-
     message_id = (select(ChatMention.message_id)
                   .where(ChatMention.user_id == Notification.user_id,
                          ChatMention.community_id == Notification.community_id,
@@ -169,8 +168,6 @@ def mark_read(user, ids=None) -> int:
         stmt = stmt.where(Notification.id.in_(clean))
     changed = db.session.execute(stmt.values(read_at=clock.utcnow())).rowcount
     if changed:
-        from app import events
-
         events.notifications_read(user.id, unread_count(user))
     db.session.commit()
     return changed
@@ -178,15 +175,11 @@ def mark_read(user, ids=None) -> int:
 
 def open_notification(user, notification_id: int) -> Notification:
     """Mark one notification read and return it (for the redirect to its post)."""
-    from app.errors import NotFound
-
     note = db.session.scalar(select(Notification).where(Notification.id == notification_id, _visible(user)))
     if note is None:
         raise NotFound("No such notification.")
     if note.read_at is None:
         note.read_at = clock.utcnow()
-        from app import events
-
         events.notifications_read(user.id, unread_count(user))
         db.session.commit()
     return note

@@ -31,9 +31,11 @@ from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import (
     AccountClosure,
+    ChatMessage,
     Comment,
     Community,
     Department,
+    ExpertAssignment,
     IdeaStatus,
     Membership,
     Post,
@@ -48,11 +50,12 @@ from app.models import (
     UserKind,
     Vote,
 )
-from app.search import indexer, registry, store
+from app.search import indexer, rebuild, registry, store
 from app.search import query as engine
 from app.search.alerts import Standing, percolate
 from app.search.documents import moment, plain
 from app.services import access, notifications
+from app.services.content import ideas
 from app.services.people import people
 from app.services.platform import jobs
 
@@ -441,8 +444,6 @@ def _present(viewer, hits: list[engine.Hit], terms: dict[str, set[str]], languag
                                                                 topic_slug=t.slug),
                                             hl(t.name, whole=True, words=title_terms), hl(t.description), t)
     if by_type.get("expert"):
-        from app.models import ExpertAssignment
-
         pks = by_type["expert"]
         rows = {a.id: a for a in db.session.scalars(
             select(ExpertAssignment).options(joinedload(ExpertAssignment.user),
@@ -463,8 +464,6 @@ def _present(viewer, hits: list[engine.Hit], terms: dict[str, set[str]], languag
                     hl(a.note) if a.note else [], a,
                     {"topic": t, "community": t.community})
     if by_type.get("message"):
-        from app.models import ChatMessage
-
         pks = by_type["message"]
         rows = {m.id: m for m in db.session.scalars(
             select(ChatMessage).options(joinedload(ChatMessage.author)).where(ChatMessage.id.in_(pks)))}
@@ -499,8 +498,6 @@ class SimilarPost:
 def similar_posts(viewer, title: str, *, limit: int = 5) -> list[SimilarPost]:
     """Live posts like `title` (being typed for a new post) that the viewer may read, best first,
     with whether the viewer could vote for them instead. Empty while the index is unavailable."""
-    from app.services.content import ideas
-
     title = " ".join((title or "").split())[:200]
     if len(title) < 3 or not access.is_active_account(viewer):
         return []
@@ -715,8 +712,6 @@ def _index_poll() -> int:
 def sync() -> int:
     """Bring this machine's index up to date now (tests, the demo, the CLI): build it when it is
     missing, then apply every pending change. Returns the change rows applied."""
-    from app.search import rebuild
-
     path = store.current_dir()
     if path is None or store.outdated(path):
         rebuild.rebuild(procs=1)

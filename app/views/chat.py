@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, user_logged_out
 from wtforms import HiddenField, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -24,6 +24,7 @@ from app.models import PostKind
 from app.services import access, chat
 from app.services.content import ideas
 from app.views.helpers import KringForm, Required, apply_errors
+from app.views.posts import post_view
 
 bp = Blueprint("chat", __name__)
 
@@ -52,8 +53,6 @@ def _socketio_path():
     """Never reached: the Socket.IO middleware answers /socket.io/ before Flask. The rule lets
     the request context Flask-SocketIO builds for every socket event match a URL instead of
     raising (and keeping) a NotFound with its traceback, garbage that cost a collector pause."""
-    from flask import abort
-
     abort(404)
 
 
@@ -282,8 +281,6 @@ def mention(notification_id: int):
 def comments_fragment(post_id: int):
     """The post's comment section as the viewer sees it (live.js takes the comments that
     changed from it, so live inserts are server-rendered and sanitised)."""
-    from app.views.posts import post_view
-
     pacc = access.post_for(current_user, post_id, "read")
     html = render_template("posts/_comments.html", pacc=pacc, **post_view(current_user, pacc))
     response = current_app.response_class(html, mimetype="text/html")

@@ -11,8 +11,9 @@ from app import inputs
 from app.errors import ValidationError
 from app.extensions import db
 from app.services import access
-from app.services.content import comments
+from app.services.content import attachments, comments
 from app.views.helpers import KringForm, Required, apply_errors, hold_uploads, pending_uploads, rate_limited
+from app.views.posts import post_view
 
 bp = Blueprint("comments", __name__)
 
@@ -63,8 +64,6 @@ def add(post_id: int):
 def _show_with_error(post_id: int, exc: ValidationError, body: str, parent_id, held=()):
     """Re-render the post page with the message next to the form, keeping what was typed and
     the files chosen (`held`: pending uploads, app.services.content.attachments.Pending)."""
-    from app.views.posts import post_view
-
     pacc = access.post_for(current_user, post_id, "read")
     view = post_view(current_user, pacc)
     parent = inputs.id_or_none(parent_id)
@@ -87,7 +86,6 @@ def edit(comment_id: int):
             flash("Saved. The earlier version is kept.", "success")
             return _at(comment.post_id, comment_id)
     status = 400 if (form.errors or form.form_errors) else 200
-    from app.services.content import attachments
 
     return render_template("comments/edit.html", pacc=pacc, post=pacc.post, comment=comment, form=form,
                            own=own, files=attachments.for_comments([comment.id]).get(comment.id, [])), status

@@ -10,9 +10,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import IdeaStatus, PostKind
-from app.services import access
-from app.services.community import policy
-from app.services.content import attachments, posts
+from app.services import access, moderation
+from app.services.community import follows, policy
+from app.services.content import asks, attachments, comments, ideas, posts
+from app.services.experts import experts
 from app.services.platform import markup
 from app.views.helpers import KringForm, Required, apply_errors, hold_uploads, pending_uploads, previewing, rate_limited
 
@@ -115,11 +116,6 @@ def show(post_id: int):
 def post_view(viewer, pacc: access.PostAccess) -> dict:
     """Everything the post page shows besides the post itself, in a constant number of queries.
     Features add their parts here (comments, idea status, attachments, follow state)."""
-    from app.services import moderation
-    from app.services.community import follows
-    from app.services.content import asks, attachments, comments, ideas
-    from app.services.experts import experts
-
     post = pacc.post
     badges = experts.badges_for_post(post)  # who is an expert of the post's topics
     return {
@@ -182,8 +178,6 @@ def restore(post_id: int):
 @rate_limited("KRING_RATE_ASK")
 def ask(post_id: int):
     """Ask someone to answer; a mistake re-renders the post page with the name kept."""
-    from app.services.content import asks
-
     handle = request.form.get("person", "")
     try:
         request_ = asks.ask(current_user, post_id, handle)

@@ -5,24 +5,27 @@ commits its own transaction.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
 
 from app import clock, events
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Community, JoinRequest, MemberRole, Membership, Topic, User, UserKind, Visibility
 from app.services import access
-from app.services.platform import storage
+from app.services.community import invitations
+from app.services.people import accounts
+from app.services.platform import audit, storage
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 RESERVED_SLUGS = {"new", "admin", "api", "static", "manage", "search", "settings"}
 
 
 def slugify(text: str) -> str:
-    import unicodedata
-
     text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60]
 
@@ -84,9 +87,6 @@ def managers_of(community: Community) -> list[User]:
 def members_page(community: Community, *, page: int = 1, per_page: int = 30,
                  q: str | None = None) -> tuple[list[Membership], int]:
     """A page of memberships (with their users loaded), managers first; and the total."""
-    from sqlalchemy import case
-    from sqlalchemy.orm import joinedload
-
     base = select(Membership).join(User, User.id == Membership.user_id).where(
         Membership.community_id == community.id)
     if q:
@@ -99,8 +99,6 @@ def members_page(community: Community, *, page: int = 1, per_page: int = 30,
 
 
 def pending_requests(community: Community) -> list[JoinRequest]:
-    from sqlalchemy.orm import joinedload
-
     return list(db.session.scalars(
         select(JoinRequest).options(joinedload(JoinRequest.user))
         .where(JoinRequest.community_id == community.id, JoinRequest.decided_at.is_(None))
@@ -185,8 +183,6 @@ def update(actor: User, slug: str, *, name: str, description: str, visibility: s
 
 def set_cover(actor: User, slug: str, data: bytes) -> Community:
     """Replace the cover image (validated and re-encoded). Managers only."""
-    from flask import current_app
-
     community = access.community_for(actor, slug, "manage").community
     key = storage.save_image(data, "covers", max_bytes=current_app.config["AVATAR_MAX_BYTES"],
                              size=(1200, 300), field="cover")
@@ -287,7 +283,6 @@ def add_member(actor: User, slug: str, person: User, role: str = "member", *, ip
     membership = _ensure_member(acc.community, person, role)
     before = membership.role if membership.id else None
     membership.role = role
-    from app.services.platform import audit
 
     audit.record(actor, "community.member_add", "community", acc.community.id, ip=ip,
                  before={"user_id": person.id, "role": before}, after={"user_id": person.id, "role": role})
@@ -312,9 +307,6 @@ def add_or_invite(actor: User, slug: str, email: str, kind: str | None = None, n
     else gets an invitation as a customer or partner (`kind`), except to an internal community,
     which only employees with an account can join. Managers only. Raises NotFound, Forbidden,
     ValidationError ({"email": ...} or the invitation's fields)."""
-    from app.services.community import invitations
-    from app.services.people import accounts
-
     acc = access.community_for(actor, slug, "manage")
     if not (email or "").strip():
         raise ValidationError({"email": "Enter the person's email address."})
@@ -364,7 +356,6 @@ def set_role(actor: User, slug: str, user_id: int, role: str, *, ip: str | None 
     if membership.role == MemberRole.MANAGER and role != MemberRole.MANAGER \
             and len(managers_of(acc.community)) == 1:
         raise ValidationError({"role": "A community needs at least one manager."})
-    from app.services.platform import audit
 
     audit.record(actor, "community.role_change", "community", acc.community.id, ip=ip,
                  before={"user_id": user_id, "role": membership.role}, after={"user_id": user_id, "role": role})
@@ -382,7 +373,6 @@ def remove_member(actor: User, slug: str, user_id: int, *, ip: str | None = None
         raise NotFound("This person is not a member.")
     if membership.role == MemberRole.MANAGER and len(managers_of(acc.community)) == 1:
         raise ValidationError({"_": "This is the only manager. Appoint another manager first."})
-    from app.services.platform import audit
 
     audit.record(actor, "community.member_remove", "community", acc.community.id, ip=ip,
                  before={"user_id": user_id, "role": membership.role}, after=None)

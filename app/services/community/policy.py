@@ -21,7 +21,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Community, GuidelineAcceptance, GuidelineVersion
 from app.services import access
-from app.services.platform import markup
+from app.services.platform import audit, markup
 
 BODY_MAX = 50_000
 ACCEPT_MESSAGE = "Read and accept the community guidelines before you post."
@@ -151,8 +151,6 @@ def save(actor, body: str, *, slug: str | None = None, material: bool = True, no
 
 
 def _audit(actor, action: str, community, version: GuidelineVersion) -> None:
-    from app.services.platform import audit
-
     audit.record(actor, action, "community" if community else "guidelines",
                  community.id if community else version.id,
                  after={"version": version.number, "material": version.material})

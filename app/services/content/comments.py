@@ -29,8 +29,8 @@ from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import Comment, CommentLike, Post, PostKind, Revision, User
 from app.services import access, notifications
-from app.services.community import follows
-from app.services.content import fanout, posts
+from app.services.community import follows, policy
+from app.services.content import attachments, fanout, posts, premoderation
 from app.services.platform import markup
 
 BODY_MAX = 10_000
@@ -99,12 +99,10 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=()
     if post.locked_at is not None and not pacc.can_moderate:
         raise Forbidden("This post is locked by a moderator; it takes no new comments.")
     body = clean_body(body)
-    from app.services.community import policy
 
     if accept_guidelines:
         policy.accept(author, post.community_id, commit=False)
     policy.require_accepted(author, post.community_id)  # the social policy, accepted before writing
-    from app.services.content import premoderation
 
     held = premoderation.check_comment(author, pacc, body, confirm_sensitive=confirm_sensitive)
     parent = None
@@ -117,7 +115,6 @@ def add(author, post_id: int, body: str, parent_id=None, files=(), *, pending=()
             parent = db.session.get(Comment, parent.parent_id)  # one level: join the reply's thread
         if parent is None or parent.deleted_at is not None:
             raise ValidationError({"parent_id": "The comment you reply to was deleted."})
-    from app.services.content import attachments
 
     uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     now = clock.utcnow()
@@ -312,8 +309,6 @@ class ThreadItem:
 
 
 def _files_by_comment(ids: list[int]) -> dict[int, list]:
-    from app.services.content import attachments
-
     if not ids or not hasattr(attachments, "for_comments"):
         return {}
     found = attachments.for_comments(ids)

@@ -16,7 +16,7 @@ from sqlalchemy import exists, or_, select, tuple_, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import clock, events, inputs
-from app.errors import ValidationError
+from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import (
     Community,
@@ -32,7 +32,9 @@ from app.models import (
     post_topics,
 )
 from app.services import access
-from app.services.content import fanout
+from app.services.community import follows, policy
+from app.services.content import attachments, fanout, premoderation, reads
+from app.services.content import reads as read_markers
 from app.services.platform import markup
 
 TITLE_MIN, TITLE_MAX, BODY_MAX = 5, 200, 20_000
@@ -106,16 +108,13 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     announced when approved."""
     acc = access.community_for(author, slug, "read")
     kind, title, body = clean_fields(kind, title, body)
-    from app.services.community import policy
 
     if accept_guidelines:
         policy.accept(author, acc.community.id, commit=False)
     policy.require_accepted(author, acc.community.id)  # the social policy, accepted before writing
     topics = _topics(acc.community, topic_ids)
-    from app.services.content import premoderation
 
     held = premoderation.check_post(author, acc, title, body, confirm_sensitive=confirm_sensitive)
-    from app.services.content import attachments
 
     uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     now = clock.utcnow()
@@ -129,7 +128,6 @@ def create(author, slug: str, kind: str, title: str, body: str, topic_ids=(), *,
     db.session.flush()
     if uploads or pending:
         attachments.attach(author, uploads, post=post, pending=pending)
-    from app.services.community import follows
 
     follows.ensure(author, "post", post.id)
     if not held:
@@ -153,7 +151,6 @@ def edit(actor, post_id: int, title: str, body: str, topic_ids=(), reason: str =
     unchanged = title == post.title and body == post.body and {t.id for t in topics} == {t.id for t in post.topics}
     if unchanged and not files and not pending:
         return post
-    from app.services.content import attachments
 
     uploads = attachments.prepare(files)  # images re-encoded before the first write (no lock held)
     db.session.add(Revision(post_id=post.id, title=post.title, body=post.body, editor_id=actor.id,
@@ -189,8 +186,6 @@ def revisions(viewer, post_id: int) -> tuple[access.PostAccess, list[Revision]]:
     """Earlier versions, newest first: for the author and the community's moderators."""
     pacc = access.post_for(viewer, post_id, "read")
     if not (pacc.is_author or pacc.can_moderate or pacc.can_respond):
-        from app.errors import Forbidden
-
         raise Forbidden("Only the author and the community's staff can see earlier versions.")
     rows = db.session.scalars(select(Revision).options(joinedload(Revision.editor))
                               .where(Revision.post_id == post_id).order_by(Revision.id.desc()))
@@ -202,8 +197,6 @@ def mark_read(viewer, post) -> None:
     counts a view. `post`: the Post or its id (the caller has checked that the viewer may read
     it). Queued, not written: no write lock, and the viewer's next page already shows it read
     (app.services.content.reads writes the queue within a second; `reads.flush()` writes it now)."""
-    from app.services.content import reads
-
     reads.note(viewer.id, post if isinstance(post, int) else post.id, clock.utcnow())
 
 
@@ -273,7 +266,6 @@ def _rows(viewer, posts: list[Post]) -> list[PostRow]:
     if not ids:
         return []
     voted = set(db.session.scalars(select(Vote.post_id).where(Vote.user_id == viewer.id, Vote.post_id.in_(ids))))
-    from app.services.content import reads as read_markers
 
     reads = read_markers.read_at(viewer.id, ids)
     return [PostRow(p, unread=_new_activity(p, reads.get(p.id)), voted=p.id in voted) for p in posts]
@@ -291,8 +283,6 @@ def keep_seen(user, post_id: int, when: datetime) -> None:
     """The person just added to the post (a comment, a response): what they did is not news to
     them. Moves an existing read marker (in the table, or still queued) to `when`; no marker is
     made and no view counted. Runs in the caller's transaction."""
-    from app.services.content import reads as read_markers
-
     read_markers.advance(user.id, post_id, when)
     db.session.execute(update(PostRead).where(PostRead.user_id == user.id, PostRead.post_id == post_id,
                                               PostRead.read_at < when)

@@ -69,7 +69,7 @@ from app.models.experts import DEFAULT_ESCALATION_HOURS
 from app.services import access, notifications
 from app.services.access.experts import XA, XT, XU, current_select
 from app.services.community import communities
-from app.services.platform import jobs, markup
+from app.services.platform import audit, jobs, markup
 
 NOTE_MAX = 200
 MIN_HOURS, MAX_HOURS = 1, 24 * 30
@@ -249,7 +249,6 @@ def assign(actor, slug: str, topic_slug: str, person, note: str = "", *, ip: str
     notifications.create("expert", [user.id], actor_id=actor.id, community=acc.community,
                          text=text + (f": {note}" if note else "."))
     events.expert_assigned(acc.community, topic, user)
-    from app.services.platform import audit
 
     audit.record(actor, "expert.assign", "topic", topic.id, ip=ip, reason=note or None,
                  after={"user_id": user.id, "community_id": acc.community.id})
@@ -272,7 +271,6 @@ def remove(actor, slug: str, topic_slug: str, assignment_id: int, *, ip: str | N
         notifications.create("expert", [row.user_id], actor_id=actor.id, community=acc.community,
                              text=f"{actor.display_name} removed you as expert of “{topic.name}” in "
                                   f"{acc.community.name}. Thank you for your answers!")
-    from app.services.platform import audit
 
     audit.record(actor, "expert.remove", "topic", topic.id, ip=ip,
                  before={"user_id": row.user_id, "assignment_id": row.id}, after=None)

@@ -24,10 +24,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app import clock, events
 from app.errors import DomainError, Gone, NotFound, ValidationError
 from app.extensions import db
-from app.models import Department, User, UserKind
+from app.models import AccountClosure, Department, User, UserKind
 from app.services import access
 from app.services.people import totp
-from app.services.platform import mail, settings
+from app.services.platform import audit, mail, settings
 
 MIN_PASSWORD = 10
 COMMON_PASSWORDS = {
@@ -409,7 +409,6 @@ def apply_suspension(actor: User, user: User, until: datetime | None, reason: st
         raise ValidationError({"reason": "Give a reason: the person will see it."})
     if until is not None and until <= clock.utcnow():
         raise ValidationError({"until": "Choose a moment in the future."})
-    from app.services.platform import audit
 
     before = {"suspended_until": user.suspended_until, "reason": user.suspension_reason}
     user.suspended_until = until or FOREVER
@@ -425,9 +424,6 @@ def lift_suspension(actor: User, user: User, *, action: str = "user.unsuspend", 
                     ip: str | None = None, via: str | None = None) -> None:
     """End `user`'s suspension or ban and record it; the caller authorizes and commits. Raises
     ValidationError for a closed account (closing is for good)."""
-    from app.models import AccountClosure
-    from app.services.platform import audit
-
     if db.session.scalar(select(AccountClosure.id).where(AccountClosure.user_id == user.id)) is not None:
         raise ValidationError({"_": "This account was closed; it cannot be reactivated. "
                                     "The person can sign up again."})
@@ -447,7 +443,6 @@ def set_global_roles(actor: User, user: User, *, is_admin: bool, is_global_manag
         raise ValidationError({"is_admin": "You cannot remove your own administrator role."})
     if is_global_manager and user.kind != UserKind.EMPLOYEE:
         raise ValidationError({"is_global_manager": "Only employees can be on the social team."})
-    from app.services.platform import audit
 
     before = {"is_admin": user.is_admin, "is_global_manager": user.is_global_manager,
               "is_management": user.is_management}
@@ -463,8 +458,6 @@ def create_admin(email: str, password: str | None = None, display_name: str | No
 
     Returns (user, generated_password or None). Used by `flask create-admin`; the audit log
     records it as a system action (no actor) from the command line."""
-    from app.services.platform import audit
-
     email = normalize_email(email)
     user = db.session.scalar(select(User).where(User.email == email))
     generated = None
