@@ -13,7 +13,7 @@ Search pages run a constant number of queries (permissions, the rows of each typ
 facet labels, one insert into the search log).
 
 Over 500 lines: search, similar posts, saved searches and alerts share the permission and
-presentation code; it splits with the search package of issue 14.
+presentation code (the index and its query engine are app.search, in modules of their own).
 """
 from __future__ import annotations
 

@@ -31,8 +31,7 @@ from app.extensions import db
 from app.models import User
 from app.services import access
 from app.services.people import privacy, totp
-from app.views.auth import sign_in
-from app.views.helpers import KringForm, Required, apply_errors, rate_limited, safe_next
+from app.views.helpers import KringForm, Required, apply_errors, rate_limited, safe_next, sign_in
 
 bp = Blueprint("account", __name__)
 

@@ -21,7 +21,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from wtforms import (
     BooleanField,
     EmailField,
@@ -42,7 +42,8 @@ from app.services import access
 from app.services.community import communities, invitations
 from app.services.people import accounts, totp
 from app.services.platform import mail, settings
-from app.views.helpers import KringForm, Required, apply_errors, safe_next
+from app.views.account import start_code_step
+from app.views.helpers import KringForm, Required, apply_errors, safe_next, sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -122,16 +123,6 @@ def _home() -> str:
     return url_for("main.home")
 
 
-def sign_in(user: User, *, remember: bool = False, record: bool = True) -> bool:
-    """Start a fresh session for `user`. False when the account may not sign in (suspended)."""
-    session.clear()
-    if not login_user(user, remember=remember):
-        return False
-    if record:
-        accounts.record_sign_in(user)
-    return True
-
-
 def _sign_out() -> None:
     # Clear first: logout_user() leaves the "forget the remember cookie" mark in the session.
     session.clear()
@@ -172,8 +163,6 @@ def signin():
             apply_errors(form, exc)
         else:
             if totp.is_enabled(user):  # the password was right: now the second factor
-                from app.views.account import start_code_step
-
                 return redirect(start_code_step(user, remember=bool(form.remember.data), next_url=next_url))
             sign_in(user, remember=bool(form.remember.data))
             flash(f"Welcome back, {user.display_name}.", "success")

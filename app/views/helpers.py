@@ -8,8 +8,8 @@ import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request, send_file
-from flask_login import current_user
+from flask import abort, current_app, request, send_file, session
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto as _AUTO
 from flask_wtf.form import _is_submitted
@@ -18,8 +18,10 @@ from werkzeug.datastructures import ImmutableMultiDict
 from app import clock, inputs
 from app.errors import ValidationError
 from app.extensions import db, limiter
+from app.models import User
 from app.services import access
 from app.services.content import attachments
+from app.services.people import accounts
 from app.services.platform import storage
 from app.wording import plural
 
@@ -250,3 +252,13 @@ def json_object(max_depth: int = 32) -> dict:
         raise BadJSON(f"{exc.message} (in “{next(iter(exc.errors))}”)") from None
     request._kring_json = data
     return data
+
+
+def sign_in(user: User, *, remember: bool = False, record: bool = True) -> bool:
+    """Start a fresh session for `user`. False when the account may not sign in (suspended)."""
+    session.clear()
+    if not login_user(user, remember=remember):
+        return False
+    if record:
+        accounts.record_sign_in(user)
+    return True

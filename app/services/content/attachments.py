@@ -28,6 +28,9 @@ SQLite's write lock, and hand its Uploads to `attach`. Reading goes through
 `file_for`, which asks app.services.access whether the viewer may read the post. `remove`
 deletes an attachment for good (row, file and thumbnail) for whoever may edit its post or
 comment; its files go only once the removal commits.
+
+Over 500 lines: checking, re-encoding, storing, serving and removing files is one lifecycle with
+shared limits and messages; splitting it would spread the upload rules over several modules.
 """
 from __future__ import annotations
 

@@ -31,8 +31,8 @@ Rules, in one place:
 
 Reading functions load what a page shows in a constant number of queries.
 
-Over 500 lines: assignment, routing, escalation and the queue share one set of rules; it splits
-with the experts package of issue 14 (who counts as an expert is already access.experts).
+Over 500 lines: assignment, routing, escalation and the needs-attention queue share one set of
+rules and the queries of current experts (who counts as one is access.experts).
 """
 from __future__ import annotations
 
