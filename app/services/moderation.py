@@ -280,6 +280,8 @@ def queue(viewer, *, community_slug: str | None = None) -> Queue:
 
 
 def open_reports(viewer, target: Target) -> list[Report]:
+    """The target's open reports (with their reporters loaded), oldest first: for its moderators,
+    empty for anyone else. Raises nothing."""
     if not target.can_moderate:
         return []
     return list(db.session.scalars(select(Report).options(joinedload(Report.reporter)).where(

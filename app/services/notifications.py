@@ -125,6 +125,7 @@ def _chat_message_live():
 
 
 def unread_count(user) -> int:
+    """How many unread notifications the person may still see (the header count). Raises nothing."""
     return db.session.scalar(select(func.count()).select_from(Notification).where(
         _visible(user), Notification.read_at.is_(None))) or 0
 

@@ -550,6 +550,7 @@ def _clean_saved(user, name: str, text: str, filters: dict | None, scope: str) -
 
 
 def list_saved(user) -> list[SavedSearch]:
+    """The person's saved searches, newest first. Raises nothing."""
     return list(db.session.scalars(select(SavedSearch).where(SavedSearch.user_id == user.id)
                                    .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc())))
 
@@ -580,6 +581,8 @@ def save(user, name: str, text: str, filters: dict | None = None, *, scope: str 
 
 def update_saved(user, saved_id: int, *, name: str, text: str, filters: dict | None = None, scope: str = "readable",
                  alerts: bool = True) -> SavedSearch:
+    """Change one of the person's saved searches; returns it. Raises NotFound (not theirs),
+    ValidationError."""
     saved = saved_for(user, saved_id)
     name, text, filters, scope = _clean_saved(user, name, text, filters, scope)
     saved.name, saved.query, saved.filters, saved.scope, saved.alerts = name, text, filters, scope, bool(alerts)
@@ -588,6 +591,7 @@ def update_saved(user, saved_id: int, *, name: str, text: str, filters: dict | N
 
 
 def delete_saved(user, saved_id: int) -> None:
+    """Delete one of the person's saved searches. Raises NotFound (not theirs)."""
     db.session.delete(saved_for(user, saved_id))
     db.session.commit()
 

@@ -26,6 +26,8 @@ RESERVED_SLUGS = {"new", "admin", "api", "static", "manage", "search", "settings
 
 
 def slugify(text: str) -> str:
+    """A URL slug from `text`: ASCII lower-case words joined by single dashes, at most 60 characters
+    (may be empty). Raises nothing."""
     text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60]
 
@@ -73,11 +75,13 @@ def list_for(viewer, *, q: str | None = None, mine: bool = False) -> list[Commun
 
 
 def member_count(community: Community) -> int:
+    """How many members the community has (one query). Raises nothing."""
     return db.session.scalar(select(func.count()).select_from(Membership)
                              .where(Membership.community_id == community.id)) or 0
 
 
 def managers_of(community: Community) -> list[User]:
+    """The community's managers, by display name. Raises nothing."""
     return list(db.session.scalars(
         select(User).join(Membership, Membership.user_id == User.id)
         .where(Membership.community_id == community.id, Membership.role == MemberRole.MANAGER)
@@ -99,6 +103,7 @@ def members_page(community: Community, *, page: int = 1, per_page: int = 30,
 
 
 def pending_requests(community: Community) -> list[JoinRequest]:
+    """The community's undecided join requests (with their users loaded), oldest first. Raises nothing."""
     return list(db.session.scalars(
         select(JoinRequest).options(joinedload(JoinRequest.user))
         .where(JoinRequest.community_id == community.id, JoinRequest.decided_at.is_(None))
@@ -402,6 +407,8 @@ def _clean_topic(name: str, description: str) -> tuple[str, str, str]:
 
 
 def create_topic(actor: User, slug: str, name: str, description: str = "") -> Topic:
+    """Add a topic to a community (managers only). Returns the topic. Raises NotFound, Forbidden,
+    ValidationError (bad name or description, or a topic of that name already exists)."""
     acc = access.community_for(actor, slug, "manage")
     name, topic_slug, description = _clean_topic(name, description)
     if db.session.scalar(select(Topic.id).where(Topic.community_id == acc.community.id, Topic.slug == topic_slug)):
@@ -413,6 +420,8 @@ def create_topic(actor: User, slug: str, name: str, description: str = "") -> To
 
 
 def topic_for(viewer, slug: str, topic_slug: str, action: str = "read") -> tuple[access.CommunityAccess, Topic]:
+    """Fetch a community's topic and authorize `action` on the community; returns (its CommunityAccess,
+    the topic). Raises NotFound (community or topic), Forbidden (lacking the role for `action`)."""
     acc = access.community_for(viewer, slug, action)
     topic = db.session.scalar(select(Topic).where(Topic.community_id == acc.community.id, Topic.slug == topic_slug))
     if topic is None:
@@ -421,6 +430,8 @@ def topic_for(viewer, slug: str, topic_slug: str, action: str = "read") -> tuple
 
 
 def update_topic(actor: User, slug: str, topic_slug: str, name: str, description: str = "") -> Topic:
+    """Rename or describe a topic (managers only); its slug follows the name. Returns the topic.
+    Raises NotFound, Forbidden, ValidationError (bad fields, or the name is taken in the community)."""
     acc, topic = topic_for(actor, slug, topic_slug, "manage")
     name, new_slug, description = _clean_topic(name, description)
     if new_slug != topic.slug and db.session.scalar(select(Topic.id).where(
@@ -432,6 +443,7 @@ def update_topic(actor: User, slug: str, topic_slug: str, name: str, description
 
 
 def delete_topic(actor: User, slug: str, topic_slug: str) -> None:
+    """Delete a topic (managers only). Raises NotFound, Forbidden."""
     _acc, topic = topic_for(actor, slug, topic_slug, "manage")
     db.session.delete(topic)
     db.session.commit()

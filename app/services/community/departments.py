@@ -40,6 +40,7 @@ def with_counts(actor) -> list[DepartmentRow]:
 
 
 def get(department_id: int) -> Department:
+    """The department with this id. Raises NotFound."""
     dept = db.session.get(Department, department_id)
     if dept is None:
         raise NotFound("No such department.")

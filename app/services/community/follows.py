@@ -35,12 +35,15 @@ def ensure(user, target_type: str, target_id: int) -> None:
 
 
 def follow(user, target_type: str, target_id: int) -> None:
+    """Follow a post, topic or community the person may read (already following: no change).
+    Raises NotFound (no such target, or one they may not read), ValidationError (unknown target type)."""
     _authorize(user, target_type, target_id)
     ensure(user, target_type, target_id)
     db.session.commit()
 
 
 def unfollow(user, target_type: str, target_id: int) -> None:
+    """Stop following a target (not following: no change). Raises ValidationError for an unknown target type."""
     if target_type not in TARGETS:
         raise ValidationError({"target": "You can follow a post, a topic or a community."})
     db.session.execute(delete(Follow).where(Follow.user_id == user.id, Follow.target_type == target_type,
@@ -49,6 +52,7 @@ def unfollow(user, target_type: str, target_id: int) -> None:
 
 
 def is_following(user, target_type: str, target_id: int) -> bool:
+    """Whether the person follows this target. Raises nothing."""
     return db.session.scalar(select(Follow.id).where(
         Follow.user_id == user.id, Follow.target_type == target_type, Follow.target_id == target_id)) is not None
 

@@ -50,6 +50,7 @@ def hot_score(votes: int, comments: int, created_at: datetime) -> float:
 
 
 def refresh_hot(post: Post) -> None:
+    """Recompute the post's hot score from its votes, comments and age (the caller commits). Raises nothing."""
     post.hot = hot_score(post.vote_count, post.comment_count, post.created_at)
 
 
@@ -221,6 +222,8 @@ def _sort_columns(sort: str):
 
 
 def encode_cursor(sort: str, post: Post) -> str:
+    """The opaque next-page cursor after `post` in a list sorted by `sort` (read by decode_cursor).
+    Raises KeyError for a sort not in SORTS."""
     value = getattr(post, {"hot": "hot", "new": "created_at", "top": "vote_count", "active": "last_activity_at"}[sort])
     if isinstance(value, datetime):
         value = value.isoformat()

@@ -75,6 +75,7 @@ def sensitive_findings(text: str, confidential_words=()) -> list[str]:
 
 
 def count_links(text: str) -> int:
+    """How many links `text` contains. Raises nothing."""
     return len(LINK_RE.findall(text))
 
 
@@ -100,6 +101,8 @@ def _settings_row(community_id: int | None) -> ModerationSettings | None:
 
 
 def confidential_words(community_id: int) -> list[str]:
+    """The confidential words to warn about in a community: the site-wide list, then the community's own.
+    Raises nothing."""
     words = []
     for row in (_settings_row(None), _settings_row(community_id)):
         if row is not None:

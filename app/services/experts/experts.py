@@ -305,6 +305,8 @@ def assignable_people(community: Community, topic: Topic, limit: int = 300) -> l
 # --- settings -----------------------------------------------------------------------------
 
 def escalation_hours(community: Community) -> int:
+    """The community's escalation delay in hours (DEFAULT_ESCALATION_HOURS when it has no setting).
+    Raises nothing."""
     row = db.session.get(ExpertSettings, community.id)
     return row.escalation_hours if row else DEFAULT_ESCALATION_HOURS
 

@@ -83,6 +83,8 @@ def check_password_strength(password: str, *, email: str = "", name: str = "") -
 
 
 def clean_display_name(name: str) -> str:
+    """The display name with its whitespace collapsed. Raises ValidationError({"display_name": ...})
+    when empty or over 80 characters."""
     name = " ".join((name or "").split())
     if not name:
         raise ValidationError({"display_name": "Enter your name."})
@@ -92,6 +94,7 @@ def clean_display_name(name: str) -> str:
 
 
 def employee_domain(email: str) -> bool:
+    """Whether the address's domain is one of the configured employee domains. Raises nothing."""
     domain = email.rsplit("@", 1)[-1].lower()
     return domain in current_app.config["KRING_EMPLOYEE_DOMAINS"]
 
@@ -210,6 +213,7 @@ def _serializer(salt: str) -> URLSafeTimedSerializer:
 
 
 def verification_token(user: User) -> str:
+    """A signed, timed token that confirms the person's current email address. Raises nothing."""
     return _serializer("verify-email").dumps({"uid": user.id, "email": user.email})
 
 
@@ -222,6 +226,8 @@ def _send_verification(user: User) -> None:
 
 
 def resend_verification(user: User) -> None:
+    """Mail a new confirmation link if the address is not confirmed yet (otherwise nothing happens).
+    Raises nothing."""
     if user.email_verified_at is None:
         _send_verification(user)
         db.session.commit()
@@ -296,6 +302,7 @@ def _failed_sign_in(throttles: dict[str, int]) -> None:
 
 
 def record_sign_in(user: User) -> None:
+    """Note the moment of a successful sign-in and commit. Raises nothing."""
     user.last_login_at = clock.utcnow()
     db.session.commit()
 
@@ -314,6 +321,7 @@ def _fingerprint(user: User) -> str:
 
 
 def reset_token(user: User) -> str:
+    """A signed, timed password-reset token, void once the password changes. Raises nothing."""
     return _serializer("reset-password").dumps({"uid": user.id, "fp": _fingerprint(user)})
 
 
@@ -393,6 +401,8 @@ def suspend(actor: User, user: User, until: datetime | None, reason: str, *, ip:
 
 
 def unsuspend(actor: User, user: User, *, ip: str | None = None) -> None:
+    """Lift a person's suspension or ban (admins only) and record it. Raises Forbidden,
+    ValidationError (a closed account)."""
     access.require_admin(actor)
     lift_suspension(actor, user, ip=ip)
     db.session.commit()
@@ -478,6 +488,7 @@ def create_admin(email: str, password: str | None = None, display_name: str | No
 
 
 def get_user(user_id: int) -> User:
+    """The person with this id. Raises NotFound."""
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound("No such person.")

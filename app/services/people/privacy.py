@@ -107,6 +107,7 @@ def export_for(actor, export_id: int) -> tuple[DataExport, str]:
 
 
 def expired(export: DataExport) -> bool:
+    """Whether the export is older than EXPORT_DAYS (no longer served). Raises nothing."""
     return export.created_at < clock.utcnow() - timedelta(days=EXPORT_DAYS)
 
 
@@ -260,6 +261,7 @@ def allowed_modes() -> tuple[str, ...]:
 
 
 def is_closed(user: User) -> bool:
+    """Whether the person's account was closed. Raises nothing."""
     return db.session.scalar(select(AccountClosure.id).where(AccountClosure.user_id == user.id)) is not None
 
 

@@ -63,6 +63,7 @@ def hotp(secret: str, counter: int, digits: int = DIGITS) -> str:
 
 
 def step_at(moment: datetime | None = None) -> int:
+    """The RFC 6238 time step (STEP seconds since the epoch) of a moment (default: now). Raises nothing."""
     moment = moment or clock.utcnow()
     epoch = (moment - datetime(1970, 1, 1)).total_seconds()
     return int(epoch // STEP)
@@ -115,6 +116,7 @@ def signin_keys(email: str, address: str | None) -> dict[str, int]:
 
 
 def code_key(user_id: int) -> str:
+    """The throttle key for a person's second-factor codes. Raises nothing."""
     return f"totp:{user_id}"
 
 
@@ -181,6 +183,7 @@ def begin_enrolment(user: User) -> TotpSecret:
 
 
 def pending_secret(user: User) -> TotpSecret | None:
+    """The person's secret awaiting confirmation, or None (none, or already confirmed). Raises nothing."""
     row = db.session.get(TotpSecret, user.id)
     return row if row is not None and row.confirmed_at is None else None
 
@@ -222,6 +225,8 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
 
 
 def regenerate_recovery_codes(user: User) -> list[str]:
+    """Replace the person's recovery codes with new ones; returns them (shown once). Raises
+    ValidationError when the second factor is not on."""
     if not is_enabled(user):
         raise ValidationError({"_": "Turn the second factor on first."})
     codes = _new_recovery_codes(user)
@@ -230,6 +235,7 @@ def regenerate_recovery_codes(user: User) -> list[str]:
 
 
 def remaining_recovery_codes(user: User) -> int:
+    """How many of the person's recovery codes are still unused. Raises nothing."""
     return len(list(db.session.scalars(select(RecoveryCode.id).where(
         RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)))))
 

@@ -91,6 +91,7 @@ def _decode(cursor: str | None) -> int | None:
 
 
 def parse_date(raw: str | None) -> date | None:
+    """A YYYY-MM-DD filter value as a date (None when blank). Raises ValidationError({"date": ...})."""
     try:
         return date.fromisoformat((raw or "").strip()) if raw and raw.strip() else None
     except ValueError:

@@ -14,6 +14,7 @@ DEFAULTS: dict[str, object] = {
 
 
 def get(key: str) -> object:
+    """A setting's current value (its default when never set). Raises KeyError for unknown keys."""
     row = db.session.get(SiteSetting, key)
     return row.value if row is not None else DEFAULTS[key]
 

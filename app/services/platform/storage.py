@@ -43,6 +43,8 @@ def path_for(key: str) -> Path:
 
 
 def content_type(key: str) -> str:
+    """The content type served for a stored key, from its extension (application/octet-stream when
+    unknown). Raises nothing."""
     return CONTENT_TYPES.get(key.rsplit(".", 1)[-1].lower(), "application/octet-stream")
 
 
