@@ -8,8 +8,7 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice, SelectField, StringField
 
-from app.models import UserKind
-from app.services import insight
+from app.services import access, insight
 from app.services.community import departments
 from app.services.insight import report
 from app.views.helpers import KringForm, header_roles
@@ -139,8 +138,8 @@ def _csv(scope, table_id: str, stem: str):
 def organisation():
     user = current_user
     if not insight.can_see_organisation(user):
-        if user.kind != UserKind.EMPLOYEE:
-            abort(404)
+        if not access.is_active_employee(user):
+            abort(404)  # customers and partners: there is no insight for them
         managed = insight.managed_communities(user)
         if not managed:
             abort(403)

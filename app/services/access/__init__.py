@@ -49,6 +49,7 @@ from app.services.access.moderation import (
 from app.services.access.people import (
     can_see_email,
     can_see_person,
+    may_download_export,
     may_see_vote_details,
     people_clause,
     person_for,
@@ -97,7 +98,7 @@ __all__ = [
     "is_post_staff", "kind_may_be_member", "managed_communities", "managed_community_ids",
     "manages_any", "may_accept_comment", "may_be_member", "may_delete_chat_message", "may_delete_comment",
     "may_edit_chat_message", "may_edit_comment", "may_edit_guidelines", "may_enrol_totp", "may_open_insight",
-    "may_promote_chat_message", "may_revoke_invitation", "may_see_comment_revisions", "may_see_vote_details",
+    "may_promote_chat_message", "may_revoke_invitation", "may_see_comment_revisions", "may_see_vote_details", "may_download_export",
     "membership_of", "moderated_community_ids", "moderates_any", "moderation_visible_clause", "people_clause",
     "person_for", "person_reads_clause", "post_access", "post_for", "readable_clause", "readable_community_ids",
     "readable_posts_clause", "require_admin", "require_staff", "sees_all_people", "sees_every_invitation",

@@ -60,3 +60,11 @@ def may_see_vote_details(viewer) -> bool:
     """Whether an idea's vote breakdown names organisations and departments for the viewer
     (employees and staff; others get counts by kind). Raises nothing."""
     return viewer.kind == UserKind.EMPLOYEE or viewer.is_staff
+
+
+def may_download_export(actor, export) -> bool:
+    """Whether `actor` may download the data export `export`: its owner, or the admin who asked
+    for it (for a person who cannot sign in). Raises nothing."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return False
+    return export.user_id == actor.id or (export.requested_by_id == actor.id and bool(actor.is_admin))

@@ -97,7 +97,7 @@ def export_for(actor, export_id: int) -> tuple[DataExport, str]:
     export = db.session.get(DataExport, export_id)
     if export is None or actor is None or not getattr(actor, "is_authenticated", False):
         raise NotFound("No such export.")
-    if export.user_id != actor.id and not (export.requested_by_id == actor.id and actor.is_admin):
+    if not access.may_download_export(actor, export):
         raise NotFound("No such export.")
     if export.status != "ready" or not export.key:
         raise NotFound("This export is not ready yet.")
