@@ -78,6 +78,13 @@ def text_problem(text: str) -> str | None:
     return None
 
 
+def contains_pattern(text: str) -> str:
+    """A SQL LIKE pattern matching `text` anywhere, with its own %, _ and backslash taken
+    literally (use with `escape="\\"`). Raises nothing."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def strip_unusable(text: str) -> str:
     """`text` without the characters the text rule refuses (see the module docstring)."""
     return UNUSABLE.sub("", text) if UNUSABLE.search(text) else text

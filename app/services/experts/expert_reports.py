@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from app import clock
+from app import clock, inputs
 from app.extensions import db
 from app.models import (
     Comment,
@@ -179,11 +179,6 @@ class FinderPage:
     per_page: int
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _readable_topic_ids(viewer):
     return select(Topic.id).join(Community, Community.id == Topic.community_id).where(access.readable_clause(viewer))
 
@@ -228,7 +223,7 @@ def find(viewer, *, q: str | None = None, topic_id: int | None = None, tag: str 
     if department_id is not None:
         stmt = stmt.where(User.department_id == department_id)
     if q and q.strip():
-        like = _like(" ".join(q.split())[:80])
+        like = inputs.contains_pattern(" ".join(q.split())[:80])
         topic_match = current_select(XA.user_id).where(XA.topic_id.in_(readable_topics),
                                                   or_(XT.name.ilike(like, escape="\\"),
                                                       XA.note.ilike(like, escape="\\")))

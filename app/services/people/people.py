@@ -231,11 +231,6 @@ class DirectoryPage:
     per_page: int
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def directory(viewer, *, q: str | None = None, department_id: int | None = None,
               kind: str | None = None, tag: str | None = None, page: int = 1,
               per_page: int = PER_PAGE) -> DirectoryPage:
@@ -245,7 +240,7 @@ def directory(viewer, *, q: str | None = None, department_id: int | None = None,
     tags (selectin)."""
     stmt = select(User).where(access.people_clause(viewer))
     if q and q.strip():
-        like = _like(" ".join(q.split())[:80])
+        like = inputs.contains_pattern(" ".join(q.split())[:80])
         stmt = stmt.where(or_(User.display_name.ilike(like, escape="\\"),
                               User.job_title.ilike(like, escape="\\")))
     if department_id is not None:
@@ -305,7 +300,7 @@ def name_clause(text: str):
     for variant in {raw, fold(raw)}:
         if not variant:
             continue
-        like = _like(variant)[1:]  # "text%"
+        like = inputs.contains_pattern(variant)[1:]  # "text%"
         clauses += [func.lower(User.handle).like(like, escape="\\"),
                     func.lower(User.handle).like(f"%.{like}", escape="\\"),
                     func.lower(User.display_name).like(like, escape="\\"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_, select
 
-from app import clock
+from app import clock, inputs
 from app.extensions import db
 from app.models import Community, Department, Job, JobStatus, User, UserKind
 from app.services import access
@@ -73,7 +73,7 @@ def accounts_page(actor, *, q: str | None = None, kind: str | None = None,
     stmt = select(User)
     if q and q.strip():
         text = " ".join(q.split())[:120]
-        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = inputs.contains_pattern(text)
         stmt = stmt.where(or_(User.display_name.ilike(like, escape="\\"),
                               User.email.ilike(like, escape="\\"),
                               User.handle.ilike(like, escape="\\")))
