@@ -33,16 +33,22 @@ def servers():
         client.close()
 
 
-def test_every_acknowledged_message_arrives_exactly_once_through_cuts_and_a_restart(tmp_path, servers):
-    started, clients = servers
+def _one_server_with_alice_and_bob(tmp_path, servers):
+    """A fresh database with Alice (employee) and Bob (customer) and an open community, and one
+    server process on it: returns (app, server, alice, bob, the community's room)."""
     db_path = tmp_path / "live.db"
     app = make_app(db_path)
     make = Factory(app)
     alice, bob = make.user("employee", name="Alice"), make.user("customer", name="Bob")
-    community = make.community("open")
-    room = f"community:{community.id}"
+    room = f"community:{make.community('open').id}"
     server = Server(tmp_path, db_path)
-    started.append(server)
+    servers[0].append(server)
+    return app, server, alice, bob, room
+
+
+def test_every_acknowledged_message_arrives_exactly_once_through_cuts_and_a_restart(tmp_path, servers):
+    clients = servers[1]
+    app, server, alice, bob, room = _one_server_with_alice_and_bob(tmp_path, servers)
     a = LiveClient(server, session_cookie(app, alice), room)
     b = LiveClient(server, session_cookie(app, bob), room)
     clients += [a, b]
@@ -230,15 +236,8 @@ def test_a_long_polling_client_in_a_busy_room_gets_every_event_however_many_queu
     by one (40 separate events, not one replay). The next poll must not carry more packets
     than python-engineio's client decodes (16): the client stays connected and gets each
     message once, in order."""
-    started, clients = servers
-    db_path = tmp_path / "live.db"
-    app = make_app(db_path)
-    make = Factory(app)
-    alice, bob = make.user("employee", name="Alice"), make.user("customer", name="Bob")
-    community = make.community("open")
-    room = f"community:{community.id}"
-    server = Server(tmp_path, db_path)
-    started.append(server)
+    clients = servers[1]
+    app, server, alice, bob, room = _one_server_with_alice_and_bob(tmp_path, servers)
     b = LiveClient(server, session_cookie(app, bob), room, transports=["polling"])
     clients.append(b)
     wait_for(lambda: b.named("presence.state"), what="Bob in the room")
