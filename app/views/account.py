@@ -93,11 +93,9 @@ ALLOWED_WITHOUT_2FA = {"account.security", "account.enrol", "account.confirm", "
 
 @bp.before_app_request
 def _admins_need_a_second_factor():
-    if not current_app.config.get("KRING_REQUIRE_ADMIN_2FA"):
-        return None
     if request.endpoint in ALLOWED_WITHOUT_2FA or request.endpoint is None:
         return None
-    if current_user.is_authenticated and current_user.is_admin and not totp.is_enabled(current_user):
+    if access.must_set_up_second_factor(current_user):
         flash("Administrators must set up a second factor first.", "info")
         return redirect(url_for("account.security"))
     return None

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import exists, func, select
 
 from app.errors import Forbidden
 from app.extensions import db
-from app.models import Community, MemberRole, Membership, UserKind
+from app.models import Community, MemberRole, Membership, TotpSecret, UserKind
 from app.services.access.base import access_to, is_active_account, readable_clause
 
 
@@ -78,6 +79,17 @@ def may_enrol_totp(user) -> bool:
     """Staff (admins, the social team) and community managers may add a second factor.
     Raises nothing."""
     return manages_any(user)
+
+
+def must_set_up_second_factor(user) -> bool:
+    """Whether `user` must set up a second factor before using any other page: an administrator
+    without a confirmed one, where KRING_REQUIRE_ADMIN_2FA is on. Raises nothing."""
+    if not current_app.config.get("KRING_REQUIRE_ADMIN_2FA"):
+        return False
+    if not getattr(user, "is_authenticated", False) or not user.is_admin:
+        return False
+    return not db.session.scalar(select(exists().where(
+        TotpSecret.user_id == user.id, TotpSecret.confirmed_at.is_not(None))))
 
 
 def may_edit_guidelines(user, community: Community | None) -> bool:
