@@ -10,7 +10,6 @@ from pathlib import Path
 
 from flask import Flask
 
-from app import setup
 from config import Config
 
 
@@ -26,6 +25,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    from app import setup  # here, not at the top: importing any app module must not load the whole app
 
     setup.init_extensions(app)
     setup.init_database(app)
